@@ -1,0 +1,108 @@
+"""The search-space protocol that NB201 and DARTS implement.
+
+A space knows its architectures (an immutable value per cell structure), how
+to print and parse them, how to sample and mutate them, and how to build
+networks. Training-free indicators score *masks*: for each edge of the space,
+the tuple of operations that are alive on it. A single architecture is a mask
+with one op per edge (DARTS: one op on each of the two kept inputs of every
+node, empty tuples elsewhere); the TE-NAS pruning search starts from the full
+mask and removes ops. One supernet built from a mask can be re-masked to any
+sub-mask without rebuilding, so candidates share weights as in TE-NAS.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Iterator, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from torch import nn
+
+#: Alive operations per edge, in the space's edge order.
+Mask = tuple[tuple[str, ...], ...]
+
+
+class Supernet(nn.Module):
+    """A network whose edges sum a maskable set of candidate operations.
+
+    Subclasses instantiate every op named in the mask they were built with;
+    :meth:`set_mask` switches ops off (or back on) without touching weights.
+    Ops that are switched off are not evaluated at all.
+    """
+
+    mask: Mask
+
+    def set_mask(self, mask: Mask) -> None:
+        """Make ``mask`` (a sub-mask of the one built with) the alive set."""
+        raise NotImplementedError
+
+    def cell_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters of the search cells only (TEG-NAS's generalization kernel)."""
+        raise NotImplementedError
+
+
+class Space(ABC):
+    """A cell-based search space.
+
+    Architectures are hashable, immutable values; ``format(parse(s)) == s`` for
+    every canonical string ``s``.
+    """
+
+    name: ClassVar[str]
+    #: The op vocabulary, in a fixed order.
+    ops: ClassVar[tuple[str, ...]]
+
+    # -- codec -------------------------------------------------------------
+    @property
+    @abstractmethod
+    def edges(self) -> tuple[str, ...]:
+        """Edge keys, in mask order."""
+
+    @abstractmethod
+    def parse(self, text: str) -> Hashable:
+        """Parse an architecture string; raise InvalidArchitectureError on bad input."""
+
+    @abstractmethod
+    def format(self, arch: Hashable) -> str:
+        """The canonical string of ``arch``."""
+
+    # -- sampling ----------------------------------------------------------
+    @abstractmethod
+    def sample(self, rng: np.random.Generator) -> Hashable:
+        """A uniformly random architecture."""
+
+    @abstractmethod
+    def mutate(self, arch: Hashable, rng: np.random.Generator) -> Hashable:
+        """A random neighbour of ``arch`` (different from it)."""
+
+    def size(self) -> int | None:
+        """Number of architectures if it is enumerable, else None."""
+        return None
+
+    # -- masks -------------------------------------------------------------
+    @abstractmethod
+    def full_mask(self, exclude: Sequence[str] = ("none",)) -> Mask:
+        """Every op alive on every edge, except ``exclude``."""
+
+    @abstractmethod
+    def arch_to_mask(self, arch: Hashable) -> Mask:
+        """The mask that selects exactly ``arch``."""
+
+    @abstractmethod
+    def mask_to_arch(self, mask: Mask) -> Hashable:
+        """The architecture a fully pruned mask selects; InvalidArchitectureError if ambiguous."""
+
+    # -- networks ----------------------------------------------------------
+    @abstractmethod
+    def build(self, arch: Hashable, **kwargs: Any) -> nn.Module:
+        """The stand-alone network of ``arch`` (an ordinary trainable Module)."""
+
+    @abstractmethod
+    def build_supernet(self, mask: Mask | None = None, **kwargs: Any) -> Supernet:
+        """A supernet holding the ops of ``mask`` (default: all ops)."""
+
+    # -- benchmark ---------------------------------------------------------
+    def benchmark_accuracy(self, arch: Hashable, dataset: str) -> float | None:
+        """Test accuracy from a tabular benchmark, or None where there is none."""
+        return None
