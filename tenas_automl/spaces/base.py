@@ -102,6 +102,19 @@ class Space(ABC):
     def build_supernet(self, mask: Mask | None = None, **kwargs: Any) -> Supernet:
         """A supernet holding the ops of ``mask`` (default: all ops)."""
 
+    # -- pruning structure -------------------------------------------------
+    #: How many inputs each node keeps (DARTS: 2); 0 where nodes take every edge.
+    inputs_per_node: ClassVar[int] = 0
+
+    def input_groups(self) -> tuple[tuple[int, ...], ...]:
+        """Edge indices (mask positions) grouped by the node they feed, for
+        spaces whose nodes choose their inputs; empty for NB201."""
+        return ()
+
+    def ops_pruned_per_round(self, dataset: str = "cifar10") -> int:
+        """Ops TE-NAS removes per edge per round (NB201: 1; DARTS: 3 on CIFAR, 2 on ImageNet)."""
+        return 1
+
     # -- benchmark ---------------------------------------------------------
     def benchmark_accuracy(self, arch: Hashable, dataset: str) -> float | None:
         """Test accuracy from a tabular benchmark, or None where there is none."""
