@@ -38,7 +38,12 @@ class Supernet(nn.Module):
         raise NotImplementedError
 
     def cell_parameters(self) -> Iterator[nn.Parameter]:
-        """Parameters of the search cells only (TEG-NAS's generalization kernel)."""
+        """Parameters of the cell stack (TEG-NAS's generalization kernel).
+
+        As in the official TEG-NAS code (``'cell' in name``) this includes the
+        reduction blocks that sit in the cell list; implementations may offer
+        ``search_only=True`` for the search cells alone.
+        """
         raise NotImplementedError
 
 
