@@ -120,6 +120,11 @@ class Space(ABC):
         """Ops TE-NAS removes per edge per round (NB201: 1; DARTS: 3 on CIFAR, 2 on ImageNet)."""
         return 1
 
+    def paper_supernet_kwargs(self, indicator: str) -> dict[str, Any]:
+        """``build_supernet`` keywords of the network the papers score ``indicator`` on
+        (empty: the indicator's own NB201 defaults apply)."""
+        return {}
+
     # -- benchmark ---------------------------------------------------------
     def benchmark_accuracy(self, arch: Hashable, dataset: str) -> float | None:
         """Test accuracy from a tabular benchmark, or None where there is none."""
