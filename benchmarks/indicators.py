@@ -1,0 +1,232 @@
+"""Seconds per architecture and peak memory of every indicator at paper settings.
+
+Scores ``--n`` seeded random NB201 architectures with each indicator, one
+indicator per child process (so each peak RSS is that indicator's own), and
+writes a JSON report. Seconds per architecture leave out the first one, which
+also builds the indicator's networks and batches (reported separately). ``--reference`` also times the NTK computed as the
+official code does it (``.backward()`` per sample, reading ``.grad``) against
+this package's paths on the same networks, batches and masks, and checks that
+they agree.
+
+    python benchmarks/indicators.py results.json --n 50
+    python benchmarks/indicators.py results.json --n 3 --reference --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tenas_automl.indicators import get_indicator, list_indicators
+from tenas_automl.indicators._nn import batch_jacobian, per_sample_jacobian, weight_parameters
+from tenas_automl.indicators.linear_regions import activation_codes, count_distinct
+from tenas_automl.indicators.ntk import condition_number, ntk_matrix
+from tenas_automl.indicators.runner import make_context
+from tenas_automl.scoring import iter_scores
+from tenas_automl.spaces import get_space
+
+
+def sample_archs(n: int, seed: int) -> list[str]:
+    space = get_space("nb201")
+    rng = np.random.default_rng(seed)
+    return [space.format(space.sample(rng)) for _ in range(n)]
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+def time_indicator(name: str, archs: list[str], seed: int, device: str) -> dict[str, Any]:
+    """Score ``archs`` with one indicator; seconds per arch (first arch includes building)."""
+    space = get_space("nb201")
+    tracemalloc.start()
+    start = time.perf_counter()
+    results, cpu = [], []
+    cpu_start = time.process_time()
+    # CPU time is less disturbed than wall time by other processes on a shared machine.
+    for result in iter_scores(space, archs, [name], seed=seed, device=device):
+        results.append(result)
+        cpu.append(time.process_time() - cpu_start)
+        cpu_start = time.process_time()
+    total = time.perf_counter() - start
+    _, py_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    seconds = [r.seconds[name] for r in results]
+    values = [r.values[name] for r in results]
+    warm = seconds[1:] or seconds  # the first arch also builds the networks and batches
+    return {
+        "settings": get_indicator(name).settings.to_dict(),
+        "seconds_first_arch": seconds[0],
+        "seconds_per_arch_mean": statistics.fmean(warm),
+        "seconds_per_arch_median": statistics.median(warm),
+        "cpu_seconds_per_arch_mean": statistics.fmean(cpu[1:] or cpu),
+        "seconds_total": total,
+        "nonfinite": int(sum(not np.isfinite(v) for v in values)),
+        "peak_rss_mb": peak_rss_mb(),
+        "python_peak_mb": py_peak / 2**20,
+    }
+
+
+def official_style_jacobian(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """As TE-NAS's ``get_ntk_n``: backward of each sample's logits, read ``.grad``, zero it."""
+    net.zero_grad()
+    out = net(x)
+    rows = []
+    for i in range(len(x)):
+        out[i : i + 1].backward(torch.ones_like(out[i : i + 1]), retain_graph=True)
+        rows.append(torch.cat([w.grad.view(-1).detach().clone() for n, w in net.named_parameters()
+                               if "weight" in n and w.grad is not None]))  # fmt: skip
+        net.zero_grad()
+    return torch.stack(rows)
+
+
+def time_reference(archs: list[str], seed: int, device: str) -> dict[str, Any]:
+    """Official-style per-sample loop vs this package's NTK paths, same nets, data and masks."""
+    space = get_space("nb201")
+    s = get_indicator("ntk").settings
+    ctx = make_context(space, seed=seed, device=device)
+    timings: dict[str, float] = {"official": 0.0, "loop": 0.0, "batched": 0.0}
+    cpu: dict[str, float] = dict(timings)
+    max_rel_diff = 0.0
+    for arch in archs:
+        mask = space.arch_to_mask(space.parse(arch))
+        for r in range(s.repeats):
+            net = ctx.network(s, r)
+            x, _ = ctx.images(s.batch_size, augment=s.augment)
+            net.set_mask(mask)
+            params = weight_parameters(net)
+            t, c = time.perf_counter(), time.process_time()
+            ref = official_style_jacobian(net, x)
+            timings["official"] += time.perf_counter() - t
+            cpu["official"] += time.process_time() - c
+            t, c = time.perf_counter(), time.process_time()
+            loop = per_sample_jacobian(net, x, params)
+            timings["loop"] += time.perf_counter() - t
+            cpu["loop"] += time.process_time() - c
+            t, c = time.perf_counter(), time.process_time()
+            fast, _ = batch_jacobian(net, x, params)
+            timings["batched"] += time.perf_counter() - t
+            cpu["batched"] += time.process_time() - c
+            k_ref = condition_number(ntk_matrix(ref), "paper")
+            for jac in (loop, fast):
+                assert jac.shape == ref.shape, (jac.shape, ref.shape)
+                k = condition_number(ntk_matrix(jac), "paper")
+                max_rel_diff = max(max_rel_diff, abs(k - k_ref) / abs(k_ref))
+    per_arch = {k: v / len(archs) for k, v in timings.items()}
+    cpu_per_arch = {k: v / len(archs) for k, v in cpu.items()}
+    lr = time_lr_reference(archs, seed, device)
+    return {
+        "ntk_seconds_per_arch": per_arch,
+        "ntk_cpu_seconds_per_arch": cpu_per_arch,
+        "cpu_speedup_loop_vs_official": cpu_per_arch["official"] / cpu_per_arch["loop"],
+        "cpu_speedup_batched_vs_official": cpu_per_arch["official"] / cpu_per_arch["batched"],
+        "speedup_loop_vs_official": per_arch["official"] / per_arch["loop"],
+        "speedup_batched_vs_official": per_arch["official"] / per_arch["batched"],
+        "max_relative_kappa_difference": max_rel_diff,
+        "lr_count": lr,
+    }
+
+
+def official_region_count(codes: torch.Tensor) -> float:
+    """TE-NAS's counter (in float32 here, fp16 there): sum_i 1 / #{j: code_j == code_i}."""
+    a = codes.float()
+    hamming = a @ (1 - a).T
+    hamming = hamming + hamming.T
+    return float((1.0 / (1 - torch.sign(hamming)).sum(1)).sum())
+
+
+def time_lr_reference(archs: list[str], seed: int, device: str) -> dict[str, Any]:
+    """Counting distinct codes: TE-NAS's N x N matrix vs packed ``torch.unique``."""
+    space = get_space("nb201")
+    s = get_indicator("lr").settings
+    ctx = make_context(space, seed=seed, device=device)
+    net = ctx.network(s)
+    x = ctx.crops(s.batch_size * s.batches, size=s.input_size or 3)
+    official = ours = 0.0
+    agree = True
+    for arch in archs:
+        net.set_mask(space.arch_to_mask(space.parse(arch)))
+        codes = torch.cat([activation_codes(net, b)[0] for b in x.split(s.batch_size)])
+        t = time.perf_counter()
+        ref = official_region_count(codes)
+        official += time.perf_counter() - t
+        t = time.perf_counter()
+        count = count_distinct(codes)
+        ours += time.perf_counter() - t
+        agree &= abs(ref - count) < 1e-3 * count
+    return {
+        "official_matrix_seconds_per_arch": official / len(archs),
+        "unique_seconds_per_arch": ours / len(archs),
+        "speedup": official / ours,
+        "counts_agree": bool(agree),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("output", type=Path, help="JSON file to write")
+    parser.add_argument("--n", type=int, default=50, help="random NB201 architectures (default 50)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--indicators", default=",".join(list_indicators()))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--reference", action="store_true", help="also time the official-style NTK loop")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: time one indicator
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    archs = sample_archs(args.n, args.seed)
+
+    if args.worker:
+        result = time_indicator(args.worker, archs, args.seed, args.device)
+        args.output.write_text(json.dumps(result))
+        return
+
+    report: dict[str, Any] = {
+        "n_archs": args.n,
+        "seed": args.seed,
+        "device": args.device,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "indicators": {},
+    }
+    tmp = args.output.with_suffix(".worker.json")
+    for name in [n.strip() for n in args.indicators.split(",") if n.strip()]:
+        cmd = [sys.executable, __file__, str(tmp), "--worker", name, "--n", str(args.n),
+               "--seed", str(args.seed), "--device", args.device]  # fmt: skip
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        subprocess.run(cmd, check=True)
+        report["indicators"][name] = json.loads(tmp.read_text())
+        r = report["indicators"][name]
+        print(f"{name:10s} {r['seconds_per_arch_mean']:8.3f} s/arch (first {r['seconds_first_arch']:.3f},"
+              f" CPU {r['cpu_seconds_per_arch_mean']:.3f})"
+              f"  peak RSS {r['peak_rss_mb']:7.1f} MB", flush=True)
+    tmp.unlink(missing_ok=True)
+    if args.reference:
+        report["reference"] = time_reference(archs, args.seed, args.device)
+        print(json.dumps(report["reference"], indent=2))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

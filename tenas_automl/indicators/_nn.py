@@ -1,0 +1,158 @@
+"""Torch helpers shared by the indicators: logits, Jacobians, ReLU hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+ReluCallback = Callable[[nn.Module, torch.Tensor], None]
+
+
+def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's output, taking the logits from a ``(features, logits)`` pair."""
+    out = model(x)
+    if isinstance(out, (tuple, list)):
+        out = out[-1]
+    return out.reshape(out.shape[0], -1)
+
+
+def weight_parameters(model: nn.Module, allowed: set[int] | None = None) -> list[nn.Parameter]:
+    """Parameters whose name contains ``"weight"`` (as the official NTK code selects them).
+
+    ``allowed`` restricts them to parameters whose ``id`` is in the set.
+    """
+    return [
+        p
+        for name, p in model.named_parameters()
+        if "weight" in name and p.requires_grad and (allowed is None or id(p) in allowed)
+    ]
+
+
+def _flatten(grads: Sequence[torch.Tensor | None], batch: int) -> torch.Tensor:
+    parts = [g.reshape(batch, -1) for g in grads if g is not None]
+    if not parts:
+        return torch.zeros(batch, 0)
+    return torch.cat(parts, 1)
+
+
+def batch_jacobian(
+    model: nn.Module, x: torch.Tensor, params: Sequence[nn.Parameter]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows ``J_i = d(sum_c f_c(x_i; batch)) / d params`` for every sample, and the logits.
+
+    One forward of the whole batch, then all ``B`` vector-Jacobian products at
+    once (``is_grads_batched``). In train mode BatchNorm couples the samples,
+    so this is the gradient through the *batch* statistics, exactly what the
+    official per-sample backward loop computes (:func:`per_sample_jacobian`).
+    Parameters the masked network does not use are left out (no column).
+    """
+    out = logits(model, x)
+    b = out.shape[0]
+    if not params:
+        return torch.zeros(b, 0, device=x.device), out.detach()
+    eye = torch.eye(b, dtype=out.dtype, device=out.device)
+    grads = torch.autograd.grad(
+        out.sum(1), list(params), grad_outputs=eye, is_grads_batched=True, allow_unused=True
+    )
+    return _flatten(grads, b).to(x.device), out.detach()
+
+
+def per_sample_jacobian(
+    model: nn.Module, x: torch.Tensor, params: Sequence[nn.Parameter], with_logits: bool = False
+) -> Any:
+    """Reference for :func:`batch_jacobian`: one backward per sample, like the official code.
+
+    Returns the Jacobian, or ``(jacobian, logits)`` with ``with_logits``.
+    """
+    out = logits(model, x)
+    rows = []
+    if params:
+        for i in range(out.shape[0]):
+            grads = torch.autograd.grad(out[i].sum(), list(params), retain_graph=True, allow_unused=True)
+            rows.append(_flatten(grads, 1).to(x.device))
+    jac = torch.cat(rows, 0) if rows else torch.zeros(out.shape[0], 0, device=x.device)
+    return (jac, out.detach()) if with_logits else jac
+
+
+JACOBIAN_METHODS = ("auto", "batched", "loop")
+
+
+def jacobian(
+    model: nn.Module, x: torch.Tensor, params: Sequence[nn.Parameter], method: str = "auto"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch Jacobian and logits by ``method`` (equal results, different speed).
+
+    ``batched``: one forward, all vector-Jacobian products at once
+    (:func:`batch_jacobian`). ``loop``: one backward per sample through the
+    same graph (:func:`per_sample_jacobian`); on CPU this measured ~25% faster,
+    because PyTorch has no batching rule for the convolution backward and
+    falls back to a loop plus concatenation. ``auto``: batched on CUDA, loop
+    on CPU.
+    """
+    if method == "auto":
+        method = "batched" if x.device.type == "cuda" else "loop"
+    if method == "batched":
+        return batch_jacobian(model, x, params)
+    return per_sample_jacobian(model, x, params, with_logits=True)
+
+
+def is_constant(out: torch.Tensor) -> bool:
+    """True when every sample has the same output: no path from input to output."""
+    out = out.detach()
+    if out.shape[0] < 2 or not bool(torch.isfinite(out).all()):
+        return False
+    return bool((out - out[:1]).abs().max() <= 1e-6 * (1.0 + out.abs().max()))
+
+
+def relu_modules(model: nn.Module) -> list[nn.Module]:
+    """Every ReLU-like module (class name contains "ReLU"), as NASWOT's hooks find them."""
+    return [m for m in model.modules() if "ReLU" in type(m).__name__]
+
+
+@contextmanager
+def relu_hooks(model: nn.Module, callback: ReluCallback) -> Iterator[None]:
+    """Call ``callback(module, output)`` after every ReLU module runs.
+
+    The output's sign equals the input's (``relu(x) > 0`` iff ``x > 0``), so
+    reading the output also serves hooks that the papers define on the input,
+    and stays right for in-place ReLUs.
+    """
+    handles = [
+        m.register_forward_hook(lambda mod, _inp, out: callback(mod, out)) for m in relu_modules(model)
+    ]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def live_relus(model: nn.Module, x: torch.Tensor, seed: int = 0) -> set[int]:
+    """``id`` of the ReLU modules whose output reaches the network output.
+
+    A ReLU on a dead branch (for instance an op whose node only feeds ``none``
+    edges) runs but its output is multiplied by zero: its gradient under a
+    random cotangent is exactly zero. The ``clean`` mode ignores such ReLUs.
+    """
+    outputs: list[tuple[nn.Module, torch.Tensor]] = []
+
+    def keep(mod: nn.Module, out: torch.Tensor) -> None:
+        outputs.append((mod, out))
+
+    # The input requires grad so that a ReLU reading it directly is in the graph.
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad(), relu_hooks(model, keep):
+        out = logits(model, x)
+    outputs = [(m, o) for m, o in outputs if o.requires_grad]
+    if not outputs or not out.requires_grad:
+        return set()
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    cot = torch.randn(out.shape, generator=gen).to(out.device, out.dtype)
+    grads = torch.autograd.grad(
+        out, [o for _, o in outputs], grad_outputs=cot, allow_unused=True
+    )
+    return {id(m) for (m, _), g in zip(outputs, grads) if g is not None and bool((g != 0).any())}

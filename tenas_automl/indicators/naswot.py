@@ -1,0 +1,106 @@
+"""``naswot``: log-determinant of the activation-overlap kernel (NASWOT); higher is better.
+
+For every ReLU, a sample's binary code is ``c = 1[x > 0]`` over the ReLU's
+input units; K = sum over ReLUs of ``c c^T + (1 - c)(1 - c)^T``, i.e.
+``K_ij`` is the number of units on which samples i and j agree. The score is
+``log|det K|``.
+
+Paper settings: the full NB201 network (16 channels, 5 cells per stage, one
+output class, PyTorch default init, train mode), 128 training images without
+augmentation, one forward pass. ``clean`` mode leaves out ReLUs on branches
+that do not reach the output. A mask without a path from input to output
+scores NaN (the official code gives -inf or an ordinary-looking value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from tenas_automl.indicators._nn import is_constant, live_relus, logits, relu_hooks
+from tenas_automl.indicators.base import Context, Indicator, NetSettings, derive_seed, repeat_indices
+from tenas_automl.spaces.base import Mask, Space
+
+#: Integers up to 2**24 are exact in float32, so a float32 Gram matrix of 0/1
+#: codes is exact while a sample has at most this many units.
+_EXACT_F32 = 2**24
+
+
+def agreement_kernel(codes: torch.Tensor) -> torch.Tensor:
+    """K_ij = number of positions where binary rows i and j agree (float64, exact).
+
+    Uses one Gram matrix: with G = c c^T and row sums r,
+    (1 - c)(1 - c)^T = d - r_i - r_j + G, so K = 2G - r_i - r_j + d.
+    """
+    n, d = codes.shape
+    dtype = torch.float32 if d <= _EXACT_F32 else torch.float64
+    c = codes.to(dtype)
+    gram = (c @ c.T).to(torch.float64)
+    r = c.sum(1).to(torch.float64)
+    return 2 * gram - r[:, None] - r[None, :] + d
+
+
+def log_abs_det(kernel: torch.Tensor) -> float:
+    """``log|det K|`` via slogdet in float64 (-inf for a singular K)."""
+    _sign, logabs = torch.linalg.slogdet(kernel.to(torch.float64).cpu())
+    return float(logabs)
+
+
+def naswot_kernel(model: nn.Module, x: torch.Tensor, live: set[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """K accumulated over every ReLU (or the ``live`` ones) in one no-grad forward; and the output."""
+    n = x.shape[0]
+    kernel = torch.zeros(n, n, dtype=torch.float64, device=x.device)
+
+    def add(mod: nn.Module, out: torch.Tensor) -> None:
+        nonlocal kernel
+        if live is None or id(mod) in live:
+            kernel = kernel + agreement_kernel((out > 0).reshape(n, -1))
+
+    with torch.no_grad(), relu_hooks(model, add):
+        out = logits(model, x)
+    return kernel, out
+
+
+@dataclass(frozen=True)
+class NaswotSettings(NetSettings):
+    """NASWOT settings; defaults are the official NB201 ones."""
+
+    width: int = 16
+    cells: int = 5
+    num_classes: int | None = 1
+    batch_size: int = 128
+    repeats: int = 1
+    augment: bool = False
+
+
+class Naswot(Indicator):
+    """Log-determinant of the ReLU activation-overlap kernel (NASWOT); higher is better."""
+
+    name = "naswot"
+    higher_is_better = True
+    cost = "low"
+    settings_class = NaswotSettings
+    #: DARTS: the DARTS search network's size (16 channels, 8 cells); no paper setting.
+    space_defaults = {"darts": {"layers": 8}}
+
+    def score_masks(self, space: Space, masks: Sequence[Mask], ctx: Context) -> np.ndarray:
+        s = self.effective_settings(space, ctx.data)
+        assert isinstance(s, NaswotSettings)
+        clean = self.resolved_mode(ctx) == "clean"
+        values = np.full((s.repeats, len(masks)), np.nan)
+        for r in range(s.repeats):
+            wi, di = repeat_indices(s, r)
+            net = ctx.network(s, wi)
+            x, _ = ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size)
+            for k, mask in enumerate(masks):
+                net.set_mask(mask)
+                live = live_relus(net, x, seed=derive_seed(ctx.seed, "live")) if clean else None
+                kernel, out = naswot_kernel(net, x, live)
+                if is_constant(out):
+                    continue
+                values[r, k] = log_abs_det(kernel)  # -inf for a singular K
+        return values.mean(0)

@@ -1,0 +1,91 @@
+"""``score`` / ``score_many``: results, equality with ``evaluate``, the on-disk cache."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import numpy as np
+import pytest
+
+from tenas_automl.errors import InvalidArchitectureError
+from tenas_automl.indicators import evaluate
+from tenas_automl.scoring import CACHE_FILE, ScoreResult, default_cache_dir, score, score_many
+from tenas_automl.spaces import get_space
+
+REFERENCE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+SMALL = {"ntk": {"batch_size": 8, "repeats": 1}, "lr": {"batch_size": 100, "repeats": 1}}
+
+
+@pytest.fixture(scope="module")
+def space():
+    return get_space("nb201")
+
+
+@pytest.fixture(scope="module")
+def archs(space):
+    rng = np.random.default_rng(0)
+    return [space.format(space.sample(rng)) for _ in range(3)]
+
+
+def test_score_result_fields_and_equality_with_evaluate(space) -> None:
+    result = score(space, REFERENCE, seed=1, device="cpu", overrides=SMALL)
+    assert isinstance(result, ScoreResult)
+    assert result.arch == REFERENCE and result.seed == 1 and result.device == "cpu"
+    assert list(result.values) == ["ntk", "lr"] and result.cached == ()
+    assert all(s > 0 for s in result.seconds.values())
+    direct = evaluate(space, [space.arch_to_mask(space.parse(REFERENCE))], ["ntk", "lr"], seed=1,
+                      device="cpu", overrides=SMALL)  # fmt: skip
+    assert result.values == {k: float(v[0]) for k, v in direct.items()}
+    row = result.row()
+    assert list(row) == ["arch", "ntk", "ntk_seconds", "lr", "lr_seconds"]
+    # An arch object gives the same as its string.
+    assert score(space, space.parse(REFERENCE), seed=1, device="cpu", overrides=SMALL).values == result.values
+
+
+def test_score_many_streams_equal_results_and_caches(space, archs, tmp_path) -> None:
+    calls: list[tuple[int, int, str]] = []
+    first = score_many(space, archs, seed=2, device="cpu", overrides=SMALL, cache_dir=tmp_path,
+                       progress=lambda d, t, a: calls.append((d, t, a)))  # fmt: skip
+    assert [c[:2] for c in calls] == [(1, 3), (2, 3), (3, 3)] and [c[2] for c in calls] == archs
+    for arch, res in zip(archs, first):
+        alone = score(space, arch, seed=2, device="cpu", overrides=SMALL)
+        assert res.arch == arch and res.values == alone.values and res.cached == ()
+    assert (tmp_path / CACHE_FILE).is_file()
+    again = score_many(space, archs, seed=2, device="cpu", overrides=SMALL, cache_dir=tmp_path)
+    for a, b in zip(first, again):
+        assert b.cached == ("ntk", "lr")
+        assert b.values == a.values and b.seconds == a.seconds
+    # A different seed or setting is a different key.
+    other = score_many(space, archs[:1], seed=3, device="cpu", overrides=SMALL, cache_dir=tmp_path)
+    assert other[0].cached == ()
+    changed = {**SMALL, "lr": {"batch_size": 100, "repeats": 2}}
+    mixed = score_many(space, archs[:1], seed=2, device="cpu", overrides=changed, cache_dir=tmp_path)
+    assert mixed[0].cached == ("ntk",)
+    with sqlite3.connect(tmp_path / CACHE_FILE) as db:
+        assert db.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 2 * 3 + 2 + 1
+
+
+def test_cache_keeps_nan(space, tmp_path) -> None:
+    cut = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|none~2|"
+    first = score_many(space, [cut], device="cpu", overrides=SMALL, cache_dir=tmp_path)
+    again = score_many(space, [cut], device="cpu", overrides=SMALL, cache_dir=tmp_path)
+    assert math.isnan(first[0].values["ntk"]) and math.isnan(again[0].values["ntk"])
+    assert again[0].cached == ("ntk", "lr")
+
+
+def test_cache_dir_default_and_env(monkeypatch, tmp_path, space) -> None:
+    monkeypatch.setenv("TENAS_CACHE_DIR", str(tmp_path / "env"))
+    assert default_cache_dir() == tmp_path / "env"
+    score_many(space, [REFERENCE], indicators=["lr"], device="cpu", overrides=SMALL)
+    assert (tmp_path / "env" / CACHE_FILE).is_file()
+    monkeypatch.delenv("TENAS_CACHE_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "tenas-automl"
+    score_many(space, [REFERENCE], indicators=["lr"], device="cpu", overrides=SMALL, use_cache=False)
+    assert not (tmp_path / "home").exists()
+
+
+def test_bad_arch_raises(space) -> None:
+    with pytest.raises(InvalidArchitectureError):
+        score(space, "|nor_conv_3x3~0|+|", device="cpu")
