@@ -123,3 +123,79 @@ def plot_scatter(
     plt.close(fig)
     tmp.replace(path)
     return path
+
+
+@dataclass
+class CorrelationReport:
+    """Scores of a seeded sample of a space and their correlations with the benchmark."""
+
+    space: str
+    archs: list[str]
+    scores: dict[str, np.ndarray]
+    accuracies: dict[str, np.ndarray]
+    correlations: list[Correlation]
+    seed: int
+    mode: str
+
+    def to_dict(self) -> dict[str, object]:
+        def clean(v: np.ndarray) -> list[float | None]:
+            return [float(x) if np.isfinite(x) else None for x in np.asarray(v, float)]
+
+        return {
+            "space": self.space,
+            "sample": len(self.archs),
+            "seed": self.seed,
+            "mode": self.mode,
+            "correlations": [c.to_dict() for c in self.correlations],
+            "archs": self.archs,
+            "scores": {k: clean(v) for k, v in self.scores.items()},
+            "accuracies": {k: clean(v) for k, v in self.accuracies.items()},
+        }
+
+
+def sample_archs(space, n: int, seed: int) -> list:  # noqa: ANN001 - any Space
+    """``n`` distinct architectures drawn with a seeded generator (all of them if n >= size)."""
+    rng = np.random.default_rng(seed)
+    size = space.size()
+    if size is None:
+        raise ValueError(f"space {space.name!r} is not enumerable; correlate needs a benchmark space")
+    if n >= size:
+        return list(space.all_archs())
+    return [space.arch_at(int(i)) for i in np.sort(rng.choice(size, size=n, replace=False))]
+
+
+def correlate_sample(
+    space,  # noqa: ANN001 - any Space with a benchmark
+    n: int,
+    indicators: Sequence[str],
+    *,
+    seed: int = 0,
+    datasets: Sequence[str] = ("cifar10", "cifar100", "ImageNet16-120"),
+    progress=None,  # noqa: ANN001
+    **score_kwargs: object,
+) -> CorrelationReport:
+    """Score a seeded sample of ``space`` and correlate every indicator with the benchmark."""
+    from tenas_automl.indicators import higher_is_better
+    from tenas_automl.scoring import score_many
+
+    from tenas_automl.errors import TenasError
+
+    if n < 3:
+        raise TenasError(f"--sample must be at least 3 to compute a correlation, got {n}")
+    archs = sample_archs(space, n, seed)
+    results = list(score_many(space, archs, indicators=list(indicators), seed=seed, progress=progress, **score_kwargs))
+    scores = {name: np.array([r.values[name] for r in results], dtype=float) for name in indicators}
+    done = [space.parse(r.arch) if isinstance(r.arch, str) else r.arch for r in results]
+    accuracies = {
+        ds: np.array([space.benchmark_accuracy(a, ds) for a in done], dtype=float) for ds in datasets
+    }
+    directions = {name: higher_is_better(name) for name in indicators}
+    return CorrelationReport(
+        space=space.name,
+        archs=[space.format(a) for a in done],
+        scores=scores,
+        accuracies=accuracies,
+        correlations=correlate(scores, accuracies, directions),
+        seed=seed,
+        mode=str(score_kwargs.get("mode", "paper")),
+    )

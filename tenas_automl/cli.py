@@ -122,12 +122,269 @@ def list_cmd(what: str = typer.Argument(..., help="spaces | strategies | indicat
         out.print(table)
 
 
+# -- score --------------------------------------------------------------------
+BENCH_COLUMNS = ("acc_cifar10", "acc_cifar100", "acc_ImageNet16-120")
+
+
+def _read_archs(archs: list[str] | None, archs_file: Path | None) -> list[str]:
+    texts = list(archs or [])
+    if archs_file is not None:
+        if not archs_file.is_file():
+            raise TenasError(f"--archs file {str(archs_file)!r} does not exist")
+        texts += [ln.strip() for ln in archs_file.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    if not texts:
+        raise TenasError("no architectures given; pass ARCH... or --archs FILE (one architecture per line)")
+    return texts
+
+
+@app.command()
+def score(
+    archs: Optional[list[str]] = typer.Argument(None, help="Architecture strings (NB201 arch string or DARTS genotype)."),
+    archs_file: Optional[Path] = typer.Option(None, "--archs", help="File with one architecture per line."),
+    space: str = typer.Option("nb201", help="Search space: nb201 | darts."),
+    indicators: str = typer.Option("ntk,lr", help="Comma-separated indicators (see `list indicators`)."),
+    seed: int = typer.Option(0, help="Random seed of weights and batches."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda."),
+    dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | ImageNet16-120."),
+    data_dir: Optional[Path] = typer.Option(None, help="Folder with the dataset (default: bundled CIFAR-10 sample)."),
+    mode: str = typer.Option("paper", help="paper | clean."),
+    output: Optional[Path] = typer.Option(None, help="Write FILE.csv or FILE.json (atomically)."),
+    cache_dir: Optional[Path] = typer.Option(None, help="Score cache folder (default: ~/.cache/tenas-automl)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but results."),
+) -> None:
+    """Score architectures with training-free indicators."""
+    from tenas_automl.device import resolve_device
+    from tenas_automl.scoring import score_many
+    from tenas_automl.spaces import get_space
+
+    _setup_logging(quiet)
+    check_choice("dataset", dataset, DATASETS)
+    if output is not None and output.suffix.lower() not in (".csv", ".json"):
+        raise TenasError(f"--output {str(output)!r} must end in .csv or .json")
+    sp = get_space(space)
+    names = _split(indicators) or ()
+    parsed = [sp.parse(t) for t in _read_archs(archs, archs_file)]  # fail fast on a bad line
+    dev = resolve_device(device)
+    rows: list[dict[str, Any]] = []
+    interrupted = False
+    with _progress("scoring", quiet) as bar:
+        try:
+            for res in score_many(sp, parsed, indicators=list(names), seed=seed, device=str(dev), dataset=dataset,
+                                  data_dir=None if data_dir is None else str(data_dir), mode=mode,
+                                  cache_dir=None if no_cache else cache_dir, use_cache=not no_cache,
+                                  progress=bar):
+                rows.append(_score_row(sp, res, names))
+        except KeyboardInterrupt:
+            interrupted = True
+    columns = ["arch", *[c for n in names for c in (n, f"{n}_seconds")], *BENCH_COLUMNS]
+    shown = ["arch", *names, *BENCH_COLUMNS]
+    table = Table(*shown)
+    table.columns[0].overflow = "fold"
+    for row in rows:
+        table.add_row(*[_fmt(row.get(c)) for c in shown])
+    out.print(table)
+    if output is not None:
+        from tenas_automl._io import atomic_write_csv, atomic_write_json
+
+        if output.suffix.lower() == ".json":
+            atomic_write_json(output, rows)
+        else:
+            atomic_write_csv(output, rows, columns)
+        if not quiet:
+            err.print(f"wrote {len(rows)} rows to {output}")
+    if interrupted:
+        err.print(f"[yellow]interrupted[/yellow]: scored {len(rows)} of {len(parsed)} architectures")
+        raise typer.Exit(130)
+
+
+def _score_row(space: Any, res: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    import math
+
+    row: dict[str, Any] = {"arch": res.arch if isinstance(res.arch, str) else space.format(res.arch)}
+    for n in names:
+        v = float(res.values[n])
+        row[n] = v if math.isfinite(v) else None
+        row[f"{n}_seconds"] = round(float(res.seconds.get(n, 0.0)), 4)
+    arch = space.parse(row["arch"])
+    for ds, col in zip(DATASETS, BENCH_COLUMNS):
+        row[col] = space.benchmark_accuracy(arch, ds)
+    return row
+
+
+# -- correlate ----------------------------------------------------------------
+@app.command()
+def correlate(
+    space: str = typer.Option("nb201", help="A space with a benchmark (nb201)."),
+    sample: int = typer.Option(200, help="Architectures to score (seeded sample; 15625 = all of NB201)."),
+    indicators: str = typer.Option("ntk,lr", help="Comma-separated indicators."),
+    seed: int = typer.Option(0, help="Seed of the sample, weights and batches."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda."),
+    dataset: str = typer.Option("cifar10", help="Images to score on: cifar10 | cifar100 | ImageNet16-120."),
+    data_dir: Optional[Path] = typer.Option(None, help="Folder with the dataset (default: bundled CIFAR-10 sample)."),
+    mode: str = typer.Option("paper", help="paper | clean."),
+    output: Optional[Path] = typer.Option(None, help="Write the correlations and scores as JSON."),
+    plot: Optional[Path] = typer.Option(None, help="Scatter plot per indicator (PNG)."),
+    cache_dir: Optional[Path] = typer.Option(None, help="Score cache folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but results."),
+) -> None:
+    """Kendall tau and Spearman rho of indicators vs NB201 benchmark accuracy."""
+    from tenas_automl.analysis import correlate_sample, plot_scatter
+    from tenas_automl.device import resolve_device
+    from tenas_automl.spaces import get_space
+
+    _setup_logging(quiet)
+    check_choice("dataset", dataset, DATASETS)
+    check_choice("space with a benchmark", space, ("nb201",))
+    names = _split(indicators) or ()
+    sp = get_space(space)
+    with _progress("scoring sample", quiet) as bar:
+        report = correlate_sample(sp, sample, names, seed=seed, progress=bar, device=str(resolve_device(device)),
+                                  dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
+                                  mode=mode, cache_dir=cache_dir)
+    table = Table("indicator", *[f"{ds} tau" for ds in DATASETS], *[f"{ds} rho" for ds in DATASETS],
+                  title=f"{len(report.archs)} NB201 architectures, seed {seed}, {mode} mode")
+    by = {(c.indicator, c.dataset): c for c in report.correlations}
+    for name in dict.fromkeys(c.indicator for c in report.correlations):
+        table.add_row(name, *[_fmt(by[name, ds].kendall_tau) for ds in DATASETS],
+                      *[_fmt(by[name, ds].spearman_rho) for ds in DATASETS])
+    out.print(table)
+    if output is not None:
+        from tenas_automl._io import atomic_write_json
+
+        atomic_write_json(output, report.to_dict())
+    if plot is not None:
+        plot_scatter(report.scores, report.accuracies["cifar10"], plot)
+
+# -- run ----------------------------------------------------------------------
+ENGINES = ("native", "optuna", "nni")
+
+
+@app.command()
+def run(
+    space: str = typer.Option("nb201", help="Search space: nb201 | darts."),
+    strategy: str = typer.Option("prune", help="prune (TE-NAS) | evolution (TEG-NAS) | random (NASWOT)."),
+    dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | ImageNet16-120."),
+    data_dir: Optional[Path] = typer.Option(None, help="Folder with the dataset (default: bundled CIFAR-10 sample)."),
+    indicators: Optional[str] = typer.Option(None, help="Comma-separated indicators (default: the strategy's)."),
+    budget: Optional[int] = typer.Option(None, help="Architectures to score (evolution, random)."),
+    seed: int = typer.Option(0, help="Random seed: same seed, same architecture."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda."),
+    mode: str = typer.Option("paper", help="Indicator settings: paper (official code) | clean."),
+    output: Optional[Path] = typer.Option(None, help="Write the result JSON here (atomically)."),
+    plot: Optional[Path] = typer.Option(None, help="Draw the search trajectory to this PNG."),
+    engine: str = typer.Option("native", help="native | optuna | nni."),
+    storage: Optional[str] = typer.Option(None, help="Optuna storage URL, e.g. sqlite:///study.db (engine optuna)."),
+    study_name: Optional[str] = typer.Option(None, help="Optuna study name; rerunning resumes it (engine optuna)."),
+    trials: int = typer.Option(50, help="Trials (engine optuna) or submitted models (engine nni)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but results."),
+) -> None:
+    """Search a space training-free and report the architecture found."""
+    from tenas_automl.device import resolve_device
+    from tenas_automl.spaces import get_space
+
+    _setup_logging(quiet)
+    check_choice("engine", engine, ENGINES)
+    check_choice("dataset", dataset, DATASETS)
+    dev = resolve_device(device)
+    sp = get_space(space)
+    names = _split(indicators)
+    if engine == "optuna":
+        _run_optuna(sp, strategy, dataset, names, seed, str(dev), storage, study_name, trials, output, quiet)
+        return
+    if engine == "nni":
+        _run_nni(space, strategy, dataset, names, seed, str(dev), trials, output, quiet)
+        return
+
+    from tenas_automl.report import plot_search, run_report
+    from tenas_automl.strategies import get_strategy
+
+    with _progress(f"{strategy} on {space}", quiet) as bar:
+        searcher = get_strategy(
+            strategy, indicators=names, budget=budget, seed=seed, device=str(dev), dataset=dataset,
+            data_dir=None if data_dir is None else str(data_dir), mode=mode, progress=bar,
+        )
+        result = searcher.search(sp)
+    doc = run_report(result, sp, dev)
+    if result.interrupted:
+        err.print(f"[yellow]interrupted[/yellow] after {result.evaluations} evaluations; "
+                  "reporting the best architecture so far")
+    _print_run(doc)
+    if output is not None:
+        from tenas_automl._io import atomic_write_json
+
+        atomic_write_json(output, doc)
+        if not quiet:
+            err.print(f"wrote {output}")
+    if plot is not None:
+        plot_search(result, sp, plot, dataset=dataset)
+        if not quiet:
+            err.print(f"wrote {plot}")
+
+
+def _print_run(doc: dict[str, Any]) -> None:
+    table = Table(title=f"{doc['strategy']} on {doc['space']} ({doc['dataset']}, seed {doc['seed']})",
+                  show_header=False)
+    table.add_row("arch", doc["arch"])
+    for name, value in doc["indicators"].items():
+        table.add_row(name, _fmt(value))
+    if doc.get("benchmark"):
+        for ds, acc in doc["benchmark"].items():
+            table.add_row(f"test acc {ds}", _fmt(acc))
+    if "params_millions" in doc:
+        table.add_row("params (M)", _fmt(doc["params_millions"]))
+    table.add_row("evaluations", str(doc["evaluations"]))
+    table.add_row("seconds", f"{doc['search_seconds']:.1f}")
+    table.add_row("device", doc["device"])
+    out.print(table)
+
+
+def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] | None, seed: int,
+                device: str, storage: str | None, study_name: str | None, trials: int,
+                output: Path | None, quiet: bool) -> None:
+    from tenas_automl.integrations.optuna import run_optuna_study
+
+    kwargs: dict[str, Any] = {} if names is None else {"indicators": names}
+    with _progress("optuna trials", quiet) as bar:
+        study = run_optuna_study(space, storage=storage, study_name=study_name, trials=trials,
+                                 sampler_strategy=strategy, seed=seed, dataset=dataset, device=device,
+                                 progress=bar, **kwargs)
+    best = study.best_trial
+    table = Table(title=f"optuna study {study.study_name!r}", show_header=False)
+    table.add_row("trials", str(len(study.trials)))
+    table.add_row("best value", _fmt(best.value))
+    for k, v in best.user_attrs.items():
+        table.add_row(k, _fmt(v))
+    out.print(table)
+    if output is not None:
+        from tenas_automl._io import atomic_write_json
+
+        atomic_write_json(output, {"study_name": study.study_name, "trials": len(study.trials),
+                                   "best_value": best.value, "best_params": best.params,
+                                   "best_user_attrs": best.user_attrs})
+
+
+def _run_nni(space: str, strategy: str, dataset: str, names: tuple[str, ...] | None, seed: int,
+             device: str, trials: int, output: Path | None, quiet: bool) -> None:
+    from tenas_automl.integrations.nni import run_nni_experiment
+
+    kwargs: dict[str, Any] = {} if names is None else {"indicators": names}
+    result = run_nni_experiment(space, strategy=strategy, budget=trials, seed=seed, dataset=dataset,
+                                device=device, **kwargs)
+    doc = result if isinstance(result, dict) else result.to_dict()
+    out.print_json(data=doc)
+    if output is not None:
+        from tenas_automl._io import atomic_write_json
+
+        atomic_write_json(output, doc)
+
+
 def main() -> None:
     """Console-script entry: run the app, turning user errors into one line and exit 1."""
     try:
         app(standalone_mode=False)
     except TenasError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
     except typer.Abort:
         err.print("aborted")
