@@ -1,0 +1,165 @@
+"""Benchmark the search strategies: NB201 accuracy of what they find, and cost.
+
+For every strategy and seed, search NAS-Bench-201 and look the result up in
+the benchmark table (test accuracy after 200 epochs on CIFAR-10, CIFAR-100 and
+ImageNet16-120); report mean +- std (ddof=1) over seeds and the median search
+time. The search itself always uses the images of ``--dataset`` (by default
+the bundled CIFAR-10 sample; the papers searched on each target dataset). With
+``--darts-seeds N`` it also prunes the DARTS space N times and reports the
+median time and the size of the found network (C=36, 20 cells, CIFAR-10).
+
+The JSON file is rewritten atomically after every search, so an interrupted
+run keeps what it finished. Example (smoke run)::
+
+    python benchmarks/search.py --seeds 1 --strategies prune --output /tmp/search.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tenas_automl import __version__, get_space
+from tenas_automl._io import atomic_write_json
+from tenas_automl.data import DATASETS, load_data
+from tenas_automl.spaces.base import Space
+from tenas_automl.strategies import STRATEGIES, SearchResult, get_strategy
+
+log = logging.getLogger("benchmarks.search")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated (default: all)")
+    p.add_argument("--seeds", type=int, default=10, help="number of seeds, 0..K-1 (default 10)")
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--budget", type=int, default=None, help="evolution/random budget (default: theirs)")
+    p.add_argument("--preset", default="fast", help="evolution preset: fast or paper")
+    p.add_argument("--indicators", default=None, help="comma-separated, overrides every strategy's default")
+    p.add_argument("--overrides", default=None, type=json.loads,
+                   help='indicator settings as JSON, e.g. \'{"ntk": {"batch_size": 8, "repeats": 1}}\'')
+    p.add_argument("--dataset", default="cifar10", choices=DATASETS, help="images to search on")
+    p.add_argument("--data-dir", default=None, help="real dataset folder (default: bundled CIFAR-10 sample)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--darts-seeds", type=int, default=0, help="also prune DARTS this many times")
+    p.add_argument("--output", default="benchmarks/results/search.json")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    return p.parse_args(argv)
+
+
+def _mean_std(values: list[float]) -> dict[str, float | int | None]:
+    v = [x for x in values if x is not None and np.isfinite(x)]
+    if not v:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "n": len(v)}
+
+
+def _run_row(space: Space, result: SearchResult) -> dict[str, Any]:
+    row = {k: v for k, v in result.to_dict().items() if k != "history"}
+    if space.name == "nb201":
+        row["benchmark"] = {ds: space.benchmark_accuracy(result.arch, ds) for ds in DATASETS}
+    else:
+        row["params_millions"] = _params_millions(space, result.arch)
+    return row
+
+
+def _params_millions(space: Space, arch: Any) -> float | None:
+    """Parameters of DARTS's CIFAR-10 evaluation network (C=36, 20 cells), auxiliary head excluded."""
+    count = getattr(space, "param_count_millions", None)
+    return float(count(arch)) if callable(count) else None
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in sorted({(r["space"], r["strategy"]) for r in runs}):
+        rows = [r for r in runs if (r["space"], r["strategy"]) == key]
+        s: dict[str, Any] = {
+            "runs": len(rows),
+            "median_seconds": statistics.median(r["seconds"] for r in rows),
+            "median_evaluations": statistics.median(r["evaluations"] for r in rows),
+            "interrupted": sum(bool(r["interrupted"]) for r in rows),
+        }
+        if key[0] == "nb201":
+            s["test_accuracy"] = {ds: _mean_std([r["benchmark"][ds] for r in rows]) for ds in DATASETS}
+        else:
+            s["params_millions"] = _mean_std([r["params_millions"] for r in rows])
+        out[f"{key[0]}/{key[1]}"] = s
+    return out
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    for key, s in summary.items():
+        line = f"{key:18s} runs={s['runs']:2d} median {s['median_seconds']:8.1f} s  evals {s['median_evaluations']:g}"
+        if "test_accuracy" in s:
+            accs = "  ".join(
+                f"{ds} {a['mean']:.2f}+-{a['std'] or 0:.2f}" if a["mean"] is not None else f"{ds} -"
+                for ds, a in s["test_accuracy"].items()
+            )
+            line += "  " + accs
+        else:
+            pm = s["params_millions"]
+            line += f"  params {pm['mean']:.2f}M" if pm["mean"] is not None else ""
+        print(line, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    indicators = tuple(args.indicators.split(",")) if args.indicators else None
+    data = load_data(args.dataset, args.data_dir)
+    report: dict[str, Any] = {
+        "version": __version__,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "images": f"{args.dataset} from {args.data_dir or 'the bundled CIFAR-10 sample'} "
+        f"({data.source}; {len(data.train_images)} train / {len(data.test_images)} test images)",
+        "settings": vars(args),
+        "machine": {"python": platform.python_version(), "torch": torch.__version__,
+                    "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()},
+        "runs": [],
+        "summary": {},
+    }
+    out = Path(args.output)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [("nb201", s, seed) for s in strategies for seed in seeds]
+    jobs += [("darts", "prune", seed) for seed in range(args.first_seed, args.first_seed + args.darts_seeds)]
+    for space_name, strategy, seed in jobs:
+        space = get_space(space_name)
+        kw: dict[str, Any] = {"seed": seed, "dataset": args.dataset, "data_dir": args.data_dir,
+                              "device": args.device, "indicators": indicators, "overrides": args.overrides}
+        if strategy != "prune":
+            kw["budget"] = args.budget
+        if strategy == "evolution":
+            kw["preset"] = args.preset
+        def progress(done: int, total: int, info: str, tag: str = f"{space_name}/{strategy} seed {seed}") -> None:
+            log.info("%s: %d/%d %s", tag, done, total, info)
+
+        result = get_strategy(strategy, progress=progress, **kw).search(space)
+        row = _run_row(space, result)
+        report["runs"].append(row)
+        report["summary"] = summarise(report["runs"])
+        atomic_write_json(out, report)
+        log.info("%s/%s seed %d: %s (%.1f s, %d evaluations)", space_name, strategy, seed,
+                 result.arch_str, result.seconds, result.evaluations)
+        if result.interrupted:
+            log.warning("interrupted: stopping the benchmark")
+            break
+    _print_summary(report["summary"])
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The result of ``tenas-automl run``: the contract JSON and the trajectory plot."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tenas_automl import __version__
+from tenas_automl.spaces.base import Space
+from tenas_automl.strategies.base import SearchResult
+
+BENCHMARK_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+def _finite(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def benchmark_of(space: Space, arch: Any) -> dict[str, float | None] | None:
+    """Benchmark test accuracy of ``arch`` on each dataset, or None for spaces without one."""
+    accs = {ds: space.benchmark_accuracy(arch, ds) for ds in BENCHMARK_DATASETS}
+    return None if all(v is None for v in accs.values()) else accs
+
+
+def run_report(result: SearchResult, space: Space, device: str | torch.device) -> dict[str, Any]:
+    """The JSON document of ``design.md`` ("Result of run") for one search."""
+    doc: dict[str, Any] = {
+        "space": result.space,
+        "strategy": result.strategy,
+        "dataset": result.dataset,
+        "seed": result.seed,
+        "arch": result.arch_str,
+        "indicators": {k: _finite(v) for k, v in result.indicators.items()},
+        "benchmark": benchmark_of(space, result.arch),
+        "search_seconds": round(result.seconds, 3),
+        "evaluations": result.evaluations,
+        "device": torch.device(device).type,
+        "version": __version__,
+    }
+    counter = getattr(space, "param_count_millions", None)
+    if counter is not None:
+        doc["params_millions"] = round(float(counter(result.arch)), 3)
+    doc["interrupted"] = result.interrupted
+    doc["history"] = result.to_dict()["history"]
+    return doc
+
+
+def _alive_accuracy(space: Space, alive: Sequence[Sequence[str]], dataset: str) -> tuple[float, float]:
+    """Mean and max benchmark accuracy of the architectures a pruned NB201 mask still holds."""
+    accs = [
+        space.benchmark_accuracy(space.mask_to_arch(tuple((op,) for op in ops)), dataset)
+        for ops in itertools.product(*alive)
+    ]
+    vals = [a for a in accs if a is not None]
+    return (float(np.mean(vals)), float(np.max(vals))) if vals else (math.nan, math.nan)
+
+
+def plot_search(result: SearchResult, space: Space, path: str | Path, dataset: str = "cifar10") -> Path:
+    """Draw the search trajectory: indicator values per round or evaluation, and on
+    NB201 the benchmark accuracy (of the best so far, or of the pruned sub-space)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result.indicators)
+    has_bench = benchmark_of(space, result.arch) is not None
+    panels = len(names) + int(has_bench)
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.4), squeeze=False)
+    axes = list(axes.flat)
+    hist = result.history
+    if result.strategy == "prune":
+        rounds = [h for h in hist if "supernet" in h]
+        x = [h["round"] for h in rounds]
+        for ax, n in zip(axes, names):
+            ax.plot(x, [h["supernet"].get(n, math.nan) for h in rounds], "o-")
+            ax.set(title=f"{n} of the supernet", xlabel="pruning round")
+            if n == "ntk":
+                ax.set_yscale("log")
+        if has_bench:
+            stats = [_alive_accuracy(space, list(h["alive"].values()), dataset) for h in rounds if "alive" in h]
+            xs = [h["round"] for h in rounds if "alive" in h]
+            ax = axes[-1]
+            ax.plot(xs, [s[0] for s in stats], "o-", label="mean of alive archs")
+            ax.plot(xs, [s[1] for s in stats], "s--", label="best alive arch")
+            final = space.benchmark_accuracy(result.arch, dataset)
+            ax.axhline(final, color="k", lw=0.8, label=f"found: {final:.2f}")
+            ax.set(title=f"NB201 {dataset} test accuracy", xlabel="after pruning round", ylabel="%")
+            ax.legend(fontsize=7)
+    else:
+        steps = [h for h in hist if "arch" in h]
+        x = np.arange(1, len(steps) + 1)
+        for ax, n in zip(axes, names):
+            ax.scatter(x, [h.get(n, math.nan) for h in steps], s=6, alpha=0.6)
+            ax.set(title=f"{n} of each evaluated arch", xlabel="evaluation")
+            if n == "ntk":
+                ax.set_yscale("log")
+        if has_bench:
+            ax = axes[-1]
+            best = [space.benchmark_accuracy(space.parse(h["best"]), dataset) for h in steps]
+            ax.plot(x, best, "-", label="current best (by indicators)")
+            ax.scatter(x, [space.benchmark_accuracy(space.parse(h["arch"]), dataset) for h in steps],
+                       s=5, alpha=0.4, color="gray", label="evaluated")
+            ax.set(title=f"NB201 {dataset} test accuracy", xlabel="evaluation", ylabel="%")
+            ax.legend(fontsize=7)
+    fig.suptitle(f"{result.strategy} on {result.space}: {result.arch_str}", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,242 @@
+"""The search-strategy protocol: a small ABC and the result it returns.
+
+Like an Optuna sampler or an NNI strategy, a :class:`SearchStrategy` holds its
+settings and a seed; :meth:`SearchStrategy.search` runs one search on a space
+and returns a :class:`SearchResult`. Subclasses implement :meth:`_search` (and
+:meth:`_fallback` for an interrupted run); the base class owns timing,
+seeding, progress reporting, the indicator evaluator and Ctrl-C handling.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from tenas_automl.data import DATASETS
+from tenas_automl.errors import TenasError, check_choice
+from tenas_automl.spaces.base import Mask, Space
+
+logger = logging.getLogger(__name__)
+
+#: ``progress(done, total, info)``: called after every batch of scorings.
+ProgressFn = Callable[[int, int, str], None]
+
+
+class Evaluator(Protocol):
+    """The signature of :func:`tenas_automl.indicators.evaluate`."""
+
+    def __call__(
+        self, space: Space, masks: Sequence[Mask], names: Sequence[str], **kwargs: Any
+    ) -> dict[str, np.ndarray]: ...
+
+
+class SearchSettingError(TenasError, ValueError):
+    """A bad strategy setting (budget, population size, ...)."""
+
+
+def default_evaluator(
+    space: Space, masks: Sequence[Mask], names: Sequence[str], **kwargs: Any
+) -> dict[str, np.ndarray]:
+    """:func:`tenas_automl.indicators.evaluate`, imported on first use."""
+    from tenas_automl.indicators import evaluate
+
+    return evaluate(space, masks, names, **kwargs)
+
+
+def higher_is_better(name: str) -> bool:
+    """The direction of indicator ``name`` (UnknownNameError if there is none)."""
+    from tenas_automl.indicators import higher_is_better as direction
+
+    return bool(direction(name))
+
+
+@dataclass
+class SearchResult:
+    """What one search found, how, and at what cost."""
+
+    space: str
+    strategy: str
+    arch: Hashable
+    arch_str: str
+    #: Indicator values of ``arch`` scored as a single architecture (NaN: not scored).
+    indicators: dict[str, float]
+    #: Per round (prune) or per scored architecture (evolution, random).
+    history: list[dict[str, Any]]
+    #: Distinct candidate scorings (prune: sub-masks; evolution/random: architectures).
+    evaluations: int
+    seconds: float
+    seed: int
+    dataset: str
+    interrupted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``arch`` as its string; non-finite numbers as None)."""
+        return {
+            "space": self.space,
+            "strategy": self.strategy,
+            "dataset": self.dataset,
+            "seed": self.seed,
+            "arch": self.arch_str,
+            "indicators": {k: _json_float(v) for k, v in self.indicators.items()},
+            "evaluations": self.evaluations,
+            "seconds": self.seconds,
+            "interrupted": self.interrupted,
+            "history": _jsonable(self.history),
+        }
+
+
+def _json_float(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return _json_float(float(obj))
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+@dataclass
+class SearchState:
+    """Mutable bookkeeping of one :meth:`SearchStrategy.search` call."""
+
+    space: Space
+    rng: np.random.Generator
+    history: list[dict[str, Any]] = field(default_factory=list)
+    evaluations: int = 0
+    #: Best architecture so far and its values, kept current for Ctrl-C.
+    best: Hashable | None = None
+    best_values: dict[str, float] | None = None
+
+
+class SearchStrategy(ABC):
+    """Base class of the training-free search strategies.
+
+    Args:
+        indicators: indicator names to optimise (default: the strategy's own).
+        budget: strategy-specific cost limit (evolution/random: distinct
+            architectures scored; ignored by prune).
+        seed: seeds the strategy's ``numpy.random.Generator`` and the indicators.
+        device, dataset, data_dir, mode, overrides: passed to the evaluator.
+        evaluator: a callable with the signature of
+            :func:`tenas_automl.indicators.evaluate` (default: that function).
+        progress: ``progress(done, total, info)`` after each batch of scorings.
+    """
+
+    name: ClassVar[str]
+    default_indicators: ClassVar[tuple[str, ...]]
+
+    def __init__(
+        self,
+        indicators: Sequence[str] | None = None,
+        budget: int | None = None,
+        seed: int = 0,
+        device: str = "auto",
+        dataset: str = "cifar10",
+        data_dir: str | None = None,
+        mode: str = "paper",
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        evaluator: Evaluator | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.indicators = tuple(indicators) if indicators is not None else self.default_indicators
+        if not self.indicators:
+            raise SearchSettingError("indicators is empty; give at least one, e.g. ntk,lr")
+        # Looking up each direction validates the names before any work starts.
+        self.higher_is_better = {n: higher_is_better(n) for n in self.indicators}
+        if budget is not None and (not isinstance(budget, (int, np.integer)) or budget < 1):
+            raise SearchSettingError(f"budget must be a positive integer, got {budget!r}")
+        self.budget = None if budget is None else int(budget)
+        check_choice("dataset", dataset, DATASETS)
+        check_choice("mode", mode, ("paper", "clean"))
+        self.seed = int(seed)
+        self.device, self.dataset, self.data_dir, self.mode = device, dataset, data_dir, mode
+        self.overrides = overrides
+        self.evaluator: Evaluator = evaluator or default_evaluator
+        self.progress = progress
+
+    # -- the public entry ---------------------------------------------------
+    def search(self, space: Space) -> SearchResult:
+        """Search ``space``; on KeyboardInterrupt return the best so far, flagged."""
+        start = time.perf_counter()
+        state = SearchState(space=space, rng=np.random.default_rng(self.seed))
+        interrupted = False
+        try:
+            arch, values = self._search(space, state)
+        except KeyboardInterrupt:
+            logger.warning("search interrupted; returning the best architecture so far")
+            interrupted = True
+            arch, values = self._fallback(space, state)
+        return SearchResult(
+            space=space.name,
+            strategy=self.name,
+            arch=arch,
+            arch_str=space.format(arch),
+            indicators={n: float(values.get(n, math.nan)) for n in self.indicators},
+            history=state.history,
+            evaluations=state.evaluations,
+            seconds=time.perf_counter() - start,
+            seed=self.seed,
+            dataset=self.dataset,
+            interrupted=interrupted,
+        )
+
+    # -- subclass hooks -----------------------------------------------------
+    @abstractmethod
+    def _search(self, space: Space, state: SearchState) -> tuple[Hashable, dict[str, float]]:
+        """Run the search; return the chosen architecture and its indicator values."""
+
+    def _fallback(self, space: Space, state: SearchState) -> tuple[Hashable, dict[str, float]]:
+        """A valid answer after Ctrl-C: the best so far, else a sampled architecture."""
+        if state.best is not None:
+            return state.best, dict(state.best_values or {})
+        return space.sample(np.random.default_rng(self.seed)), {}
+
+    # -- helpers for subclasses ---------------------------------------------
+    def _evaluate(
+        self,
+        space: Space,
+        masks: Sequence[Mask],
+        *,
+        seed: int | None = None,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Score ``masks`` with every indicator; one float array per indicator.
+
+        ``seed`` and ``overrides`` default to the strategy's own.
+        """
+        raw = self.evaluator(
+            space,
+            list(masks),
+            list(self.indicators),
+            seed=self.seed if seed is None else seed,
+            device=self.device,
+            dataset=self.dataset,
+            data_dir=self.data_dir,
+            mode=self.mode,
+            overrides=self.overrides if overrides is None else overrides,
+        )
+        out = {n: np.asarray(raw[n], dtype=float).reshape(-1) for n in self.indicators}
+        for n, v in out.items():
+            if v.shape[0] != len(masks):
+                raise RuntimeError(f"evaluator returned {v.shape[0]} values of {n!r} for {len(masks)} masks")
+        return out
+
+    def _report(self, done: int, total: int, info: str = "") -> None:
+        if self.progress is not None:
+            self.progress(done, total, info)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(indicators={self.indicators}, budget={self.budget}, seed={self.seed})"

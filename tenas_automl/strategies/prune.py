@@ -1,0 +1,213 @@
+"""TE-NAS supernet pruning (Chen, Gong & Wang, ICLR 2021).
+
+Start from the supernet with every op but ``none`` alive. Each round scores
+the current supernet and, in the same evaluator call (same weights and
+batches), every sub-supernet with one alive op removed. For each indicator the
+relative change ``d = (v_super - v_without) / |v_super|`` measures what
+removing the op does; an op whose removal *improves* the indicator (lower
+condition number, more linear regions) is unimportant. Ranks per indicator
+are summed and every edge drops its ``space.ops_pruned_per_round(dataset)``
+least important ops, until one op per edge is left (NB201: 4 -> 3 -> 2 -> 1,
+24 + 18 + 12 = 54 candidate scorings). Spaces whose nodes choose their inputs
+(DARTS) then keep, node by node, the ``space.inputs_per_node`` edges whose
+removal hurts most, ranked the same way.
+
+Differences from ``prune_tenas.py``: the evaluator averages the indicator over
+its repeats before the relative change is taken (the official code averages
+the per-repeat changes); the denominator is ``|v_super|`` so that indicators
+that can be negative keep their direction; NaN changes rank as least
+prunable instead of crashing (the official issue #3), with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Hashable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tenas_automl.spaces.base import Mask, Space
+from tenas_automl.strategies.base import SearchState, SearchStrategy
+from tenas_automl.strategies.ranking import dense_rank
+
+logger = logging.getLogger(__name__)
+
+#: A candidate removal: (edge index, op name), or (edge index, None) for the whole edge.
+Removal = tuple[int, "str | None"]
+
+
+def _without(mask: Mask, removal: Removal) -> Mask:
+    edge, op = removal
+    ops = () if op is None else tuple(o for o in mask[edge] if o != op)
+    return mask[:edge] + (ops,) + mask[edge + 1 :]
+
+
+class PruneStrategy(SearchStrategy):
+    """TE-NAS pruning-by-importance; ``budget`` is not used.
+
+    Args:
+        precision: decimals/significant figures the relative changes are
+            rounded to before ranking (TE-NAS: 3), so that noise-level
+            differences tie.
+        **kwargs: see :class:`SearchStrategy`.
+    """
+
+    name = "prune"
+    default_indicators = ("ntk", "lr")
+
+    #: Settings of TE-NAS's pruning runs (``prune_launch.py``) that differ from
+    #: the indicators' single-architecture defaults: the NTK repeats share the
+    #: supernet's weights and see different batches; DARTS uses 14 images.
+    #: Applied to the rounds under ``mode="paper"``; the user's ``overrides`` win.
+    PAPER_OVERRIDES: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {
+        "nb201": {"ntk": {"resample": "data"}},
+        "darts": {"ntk": {"resample": "data", "batch_size": 14}},
+    }
+
+    def __init__(self, *, precision: int = 3, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.budget is not None:
+            logger.warning("prune has a fixed cost; budget=%d is ignored", self.budget)
+        self.precision = int(precision)
+        self._mask: Mask = ()
+        self._sums: dict[Removal, int] = {}
+
+    def _round_overrides(self, space: Space) -> dict[str, dict[str, Any]] | None:
+        """Indicator settings of the pruning rounds: paper defaults, then the user's."""
+        merged: dict[str, dict[str, Any]] = {}
+        if self.mode == "paper":
+            for name, settings in self.PAPER_OVERRIDES.get(space.name, {}).items():
+                if name in self.indicators:
+                    merged[name] = dict(settings)
+        for name, settings in (self.overrides or {}).items():
+            merged[name] = {**merged.get(name, {}), **settings}
+        return merged or None
+
+    # -- the search ---------------------------------------------------------
+    def _search(self, space: Space, state: SearchState) -> tuple[Hashable, dict[str, float]]:
+        self._mask, self._sums = space.full_mask(), {}
+        per_round = space.ops_pruned_per_round(self.dataset)
+        total = self.planned_evaluations(space)
+        rnd = 0
+        while any(len(ops) > 1 for ops in self._mask):
+            removals = [(e, op) for e, ops in enumerate(self._mask) if len(ops) > 1 for op in ops]
+            order = self._rank_round(space, state, removals, rnd, "ops")
+            pruned: list[Removal] = []
+            for e, ops in enumerate(self._mask):
+                drop = max(0, min(per_round, len(ops) - 1))
+                pruned += [r for r in order if r[0] == e][:drop]
+            self._apply(space, state, pruned)
+            rnd += 1
+            self._report(state.evaluations, total, f"round {rnd}")
+        for group in space.input_groups():
+            alive = [e for e in group if self._mask[e]]
+            if len(alive) <= space.inputs_per_node:
+                continue
+            order = self._rank_round(space, state, [(e, None) for e in alive], rnd, "edges")
+            self._apply(space, state, order[: len(order) - space.inputs_per_node])
+            rnd += 1
+            self._report(state.evaluations, total, f"edges {rnd}")
+        arch = space.mask_to_arch(self._mask)
+        # Scored like any single architecture (``tenas-automl score`` gives the same).
+        values = self._evaluate(space, [space.arch_to_mask(arch)])
+        return arch, {n: float(v[0]) for n, v in values.items()}
+
+    def planned_evaluations(self, space: Space) -> int:
+        """Candidate scorings a full search of ``space`` makes (NB201: 54)."""
+        k = space.ops_pruned_per_round(self.dataset)
+        counts, total = [len(ops) for ops in space.full_mask()], 0
+        while any(c > 1 for c in counts):
+            total += sum(c for c in counts if c > 1)
+            counts = [max(1, c - k) if c > 1 else c for c in counts]
+        full = space.full_mask()
+        for group in space.input_groups():
+            alive = sum(1 for e in group if full[e])
+            total += alive if alive > space.inputs_per_node else 0
+        return total
+
+    # -- one round ------------------------------------------------------------
+    def _rank_round(
+        self, space: Space, state: SearchState, removals: Sequence[Removal], rnd: int, phase: str
+    ) -> list[Removal]:
+        """Score the removals against the current supernet; most prunable first."""
+        masks = [self._mask] + [_without(self._mask, r) for r in removals]
+        # A fresh seed per round, as the official code re-initialises every round.
+        seed = int(np.random.SeedSequence([self.seed, rnd]).generate_state(1)[0])
+        values = self._evaluate(space, masks, seed=seed, overrides=self._round_overrides(space))
+        state.evaluations += len(removals)
+        deltas = {n: self._deltas(n, v) for n, v in values.items()}
+        names = list(self.indicators)
+        ranks, first_order = {}, None
+        for n in names:
+            # Prunable first: removal lowered a lower-is-better indicator, or
+            # raised a higher-is-better one.
+            ranks[n], order = dense_rank(
+                deltas[n], descending=not self.higher_is_better[n], precision=self.precision
+            )
+            first_order = order if first_order is None else first_order
+        sums = sum(ranks[n] for n in names)
+        # Ties of the sum keep the order of the first indicator's ranking, as the
+        # official stable sort over its insertion-ordered dict does.
+        assert first_order is not None
+        ordered = sorted(first_order, key=lambda i: sums[i])
+        self._sums = {removals[i]: int(sums[i]) for i in range(len(removals))}
+        state.history.append(
+            {
+                "round": rnd,
+                "phase": phase,
+                "supernet": {n: float(v[0]) for n, v in values.items()},
+                "candidates": [
+                    {
+                        "edge": space.edges[e],
+                        "op": op,
+                        **{f"delta_{n}": float(deltas[n][i]) for n in names},
+                        "rank_sum": int(sums[i]),
+                    }
+                    for i, (e, op) in enumerate(removals)
+                ],
+            }
+        )
+        return [removals[i] for i in ordered]
+
+    def _deltas(self, name: str, values: np.ndarray) -> np.ndarray:
+        ref, cand = float(values[0]), values[1:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = (ref - cand) / abs(ref)
+        if not np.all(np.isfinite(d)):
+            logger.warning(
+                "%d of %d relative changes of %r are not finite (supernet value %r); "
+                "NaN ranks as least prunable",
+                int(np.sum(~np.isfinite(d))), len(d), name, ref,
+            )
+        return d
+
+    def _apply(self, space: Space, state: SearchState, pruned: Sequence[Removal]) -> None:
+        for r in pruned:
+            self._mask = _without(self._mask, r)
+        last = state.history[-1]
+        last["pruned"] = [{"edge": space.edges[e], "op": op} for e, op in pruned]
+        last["alive"] = {space.edges[e]: list(ops) for e, ops in enumerate(self._mask)}
+
+    # -- Ctrl-C -----------------------------------------------------------------
+    def _fallback(self, space: Space, state: SearchState) -> tuple[Hashable, dict[str, float]]:
+        """Finish the current mask greedily from the latest ranking; not scored."""
+        if not self._mask:
+            self._mask = space.full_mask()
+        keep = -math.inf
+
+        def importance(r: Removal) -> float:
+            return self._sums.get(r, keep)
+
+        mask = list(self._mask)
+        for e, ops in enumerate(mask):
+            if len(ops) > 1:
+                # Highest rank sum = least prunable; ties go to the first op.
+                mask[e] = (max(ops, key=lambda o: importance((e, o))),)
+        for group in space.input_groups():
+            alive = [e for e in group if mask[e]]
+            if len(alive) > space.inputs_per_node:
+                best = sorted(alive, key=lambda e: -importance((e, None)))[: space.inputs_per_node]
+                mask = [() if (e in alive and e not in best) else ops for e, ops in enumerate(mask)]
+        return space.mask_to_arch(tuple(mask)), {}

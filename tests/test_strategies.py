@@ -1,0 +1,312 @@
+"""Search strategies: structure (with a cheap deterministic evaluator) and the real thing.
+
+The fake evaluator gives every (edge, op) a fixed weight and scores a mask by
+the sum of its alive weights (``lr``, ``naswot``: the sum; ``ntk``, ``gen``:
+100 / (1 + sum)). It depends only on the mask, like the real evaluator whose
+supernet weights do not depend on the batch, and it counts how often each
+mask was scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tenas_automl.errors import UnknownNameError
+from tenas_automl.spaces import get_space
+from tenas_automl.spaces.base import Mask, Space
+from tenas_automl.strategies import (
+    EVOLUTION_PRESETS,
+    STRATEGIES,
+    PruneStrategy,
+    SearchSettingError,
+    get_strategy,
+)
+from tenas_automl.indicators import rank_sum
+from tenas_automl.strategies.ranking import dense_rank, round_sig
+
+HIGHER = {"lr", "naswot"}
+
+
+def _hash(edge: int, op: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{edge}/{op}".encode()).digest()[:4], "little")
+
+
+def weight(edge: int, op: str, ops: Sequence[str] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
+                                                    "avg_pool_3x3", "sep_conv_3x3", "sep_conv_5x5",
+                                                    "dil_conv_3x3", "dil_conv_5x5", "max_pool_3x3")) -> float:
+    """1 + 5 * (rank of a hash among the ops): distinct enough to survive TE-NAS's rounding."""
+    return 1.0 + 5.0 * sorted(ops, key=lambda o: _hash(edge, o)).index(op)
+
+
+class FakeEvaluator:
+    """Additive, batch-independent scores; counts scorings per mask and calls."""
+
+    def __init__(self, nan_if: Callable[[Mask], bool] | None = None, interrupt_on_call: int | None = None) -> None:
+        self.counts: Counter[Mask] = Counter()
+        self.calls: list[int] = []
+        self.kwargs: list[dict[str, Any]] = []
+        self.nan_if = nan_if or (lambda mask: False)
+        self.interrupt_on_call = interrupt_on_call
+
+    def __call__(self, space: Space, masks: Sequence[Mask], names: Sequence[str], **kw: Any) -> dict[str, np.ndarray]:
+        if self.interrupt_on_call is not None and len(self.calls) == self.interrupt_on_call:
+            raise KeyboardInterrupt
+        self.calls.append(len(masks))
+        self.kwargs.append(kw)
+        out: dict[str, list[float]] = {n: [] for n in names}
+        for mask in masks:
+            self.counts[mask] += 1
+            s = sum(weight(e, op) for e, ops in enumerate(mask) for op in ops)
+            for n in names:
+                v = s if n in HIGHER else 100.0 / (1.0 + s)
+                out[n].append(np.nan if self.nan_if(mask) else v)
+        return {n: np.array(v) for n, v in out.items()}
+
+
+@pytest.fixture(scope="module")
+def nb201() -> Space:
+    return get_space("nb201")
+
+
+@pytest.fixture(scope="module")
+def darts() -> Space:
+    pytest.importorskip("tenas_automl.spaces.darts")
+    return get_space("darts")
+
+
+# -- rankings -------------------------------------------------------------------
+def test_round_sig() -> None:
+    assert round_sig(0.012345) == 0.0123
+    assert round_sig(-1234.5) == -1230.0
+    assert round_sig(0.0) == 0.0 and np.isnan(round_sig(np.nan))
+
+
+def test_dense_rank_ties_and_nan() -> None:
+    # 0.1234 and 0.1231 both round to 0.123 (3 decimals) and tie; NaN comes last.
+    ranks, order = dense_rank(np.array([0.1234, 0.5, np.nan, 0.1231, -0.2]), descending=True)
+    assert ranks.tolist() == [1, 0, 3, 1, 2]
+    assert order.tolist() == [1, 0, 3, 4, 2]
+    ranks, _ = dense_rank(np.array([0.1234, 0.5, np.nan, 0.1231, -0.2]), descending=False)
+    assert ranks.tolist() == [1, 2, 3, 1, 0]
+
+
+# -- construction -----------------------------------------------------------------
+def test_get_strategy_and_bad_settings() -> None:
+    assert STRATEGIES == ("prune", "evolution", "random")
+    assert isinstance(get_strategy("prune"), PruneStrategy)
+    with pytest.raises(UnknownNameError, match="strategy 'anneal'"):
+        get_strategy("anneal")
+    with pytest.raises(UnknownNameError):
+        get_strategy("prune", indicators=("nope",))
+    with pytest.raises(SearchSettingError, match="budget"):
+        get_strategy("random", budget=0)
+    with pytest.raises(SearchSettingError, match="tournament_size"):
+        get_strategy("evolution", population_size=4, tournament_size=5)
+    with pytest.raises(UnknownNameError):
+        get_strategy("evolution", preset="huge")
+    with pytest.raises(UnknownNameError, match="dataset"):
+        get_strategy("prune", dataset="mnist")
+    paper = get_strategy("evolution", preset="paper")
+    assert (paper.population_size, paper.tournament_size, paper.budget) == (256, 64, 1000)
+    assert EVOLUTION_PRESETS["fast"]["budget"] == get_strategy("evolution").budget
+
+
+# -- prune -------------------------------------------------------------------------
+def test_prune_nb201_structure(nb201: Space) -> None:
+    fake, seen = FakeEvaluator(), []
+    strategy = get_strategy("prune", evaluator=fake, progress=lambda d, t, i: seen.append((d, t)))
+    result = strategy.search(nb201)
+    mask = nb201.arch_to_mask(result.arch)
+    assert all(len(ops) == 1 and ops[0] != "none" for ops in mask)
+    # 3 rounds of 1 + 24, 1 + 18, 1 + 12 masks, then the final arch alone.
+    assert fake.calls == [25, 19, 13, 1]
+    assert result.evaluations == 54 == strategy.planned_evaluations(nb201)
+    assert [len(h["candidates"]) for h in result.history] == [24, 18, 12]
+    for rnd, h in enumerate(result.history):
+        assert all(len(ops) == 3 - rnd for ops in h["alive"].values())
+        assert len(h["pruned"]) == 6
+    assert seen[-1] == (54, 54)
+    # The additive fake makes the heaviest op on each edge the most important.
+    expected = tuple(max(nb201.full_mask()[e], key=lambda o: weight(e, o)) for e in range(6))
+    assert mask == tuple((op,) for op in expected)
+    assert result.indicators["lr"] == pytest.approx(sum(weight(e, o) for e, o in enumerate(expected)))
+    json.dumps(result.to_dict())
+
+
+def test_prune_paper_settings_reach_the_rounds_only(nb201: Space) -> None:
+    fake = FakeEvaluator()
+    get_strategy("prune", evaluator=fake, overrides={"lr": {"repeats": 1}}, seed=7).search(nb201)
+    rounds, final = fake.kwargs[:-1], fake.kwargs[-1]
+    assert all(k["overrides"] == {"ntk": {"resample": "data"}, "lr": {"repeats": 1}} for k in rounds)
+    assert len({k["seed"] for k in rounds}) == 3  # fresh networks every round
+    assert final["overrides"] == {"lr": {"repeats": 1}} and final["seed"] == 7
+    fake = FakeEvaluator()
+    get_strategy("prune", evaluator=fake, mode="clean").search(nb201)
+    assert all(k["overrides"] is None and k["mode"] == "clean" for k in fake.kwargs)
+
+
+def test_prune_nan_ranks_least_prunable(nb201: Space, caplog: pytest.LogCaptureFixture) -> None:
+    # Removing skip_connect from edge 0 gives NaN: it must be kept there.
+    fake = FakeEvaluator(nan_if=lambda mask: "skip_connect" not in mask[0])
+    with caplog.at_level(logging.WARNING):
+        result = get_strategy("prune", indicators=("ntk",), evaluator=fake).search(nb201)
+    assert nb201.arch_to_mask(result.arch)[0] == ("skip_connect",)
+    assert "not finite" in caplog.text
+    # NaN for every supernet makes every change NaN: all tie, still no crash.
+    fake = FakeEvaluator(nan_if=lambda mask: any(len(ops) > 1 for ops in mask))
+    result = get_strategy("prune", evaluator=fake).search(nb201)
+    assert all(len(ops) == 1 for ops in nb201.arch_to_mask(result.arch))
+
+
+def test_prune_darts_structure(darts: Space) -> None:
+    fake = FakeEvaluator()
+    strategy = get_strategy("prune", evaluator=fake)
+    result = strategy.search(darts)
+    mask = darts.arch_to_mask(result.arch)
+    for group in darts.input_groups():
+        kept = [e for e in group if mask[e]]
+        assert len(kept) == darts.inputs_per_node
+        assert all(len(mask[e]) == 1 and mask[e][0] != "none" for e in kept)
+    assert result.evaluations == strategy.planned_evaluations(darts)
+    assert darts.format(darts.parse(result.arch_str)) == result.arch_str
+    ops_rounds = [h for h in result.history if h["phase"] == "ops"]
+    assert len(ops_rounds) == 2  # 7 -> 4 -> 1 on CIFAR
+
+
+# -- evolution and random --------------------------------------------------------------
+def test_evolution_budget_and_cache(nb201: Space) -> None:
+    fake = FakeEvaluator()
+    result = get_strategy("evolution", indicators=("ntk", "lr"), budget=60, evaluator=fake, seed=3).search(nb201)
+    assert result.evaluations == 60 == len(fake.counts)
+    assert max(fake.counts.values()) == 1  # never re-scored
+    archs = [h["arch"] for h in result.history]
+    assert len(set(archs)) == 60
+    assert sum(not h["cached"] for h in result.history) == 60
+    assert fake.calls[0] == len({a for a in archs[:20]})  # initial population in one call
+    # The answer is the best rank sum over everything scored.
+    first = {}
+    for h in result.history:
+        first.setdefault(h["arch"], h)
+    rows = list(first.values())
+    cols = {n: np.array([r[n] for r in rows]) for n in ("ntk", "lr")}
+    best = rows[int(np.argmin(rank_sum(cols, {"ntk": False, "lr": True}, method="min")))]["arch"]
+    assert result.arch_str == best == result.history[-1]["best"]
+
+
+def test_evolution_budget_below_population(nb201: Space) -> None:
+    fake = FakeEvaluator()
+    result = get_strategy("evolution", indicators=("lr",), budget=7, evaluator=fake).search(nb201)
+    assert result.evaluations == 7 == len(fake.counts)
+
+
+@pytest.mark.parametrize("name", ["evolution", "random"])
+def test_seed_determinism_and_batching(nb201: Space, name: str) -> None:
+    kw: dict[str, Any] = {"indicators": ("ntk", "lr"), "budget": 50}
+    a = get_strategy(name, evaluator=FakeEvaluator(), seed=1, **kw).search(nb201)
+    b = get_strategy(name, evaluator=FakeEvaluator(), seed=1, batch_size=1, **kw).search(nb201)
+    assert a.arch == b.arch and a.history == b.history
+    others = {get_strategy(name, evaluator=FakeEvaluator(), seed=s, **kw).search(nb201).arch_str for s in range(2, 6)}
+    assert len(others | {a.arch_str}) > 1
+
+
+def test_random_is_argmax_of_draws(nb201: Space) -> None:
+    fake = FakeEvaluator()
+    result = get_strategy("random", budget=40, evaluator=fake, seed=5).search(nb201)
+    rng = np.random.default_rng(5)
+    draws = [nb201.sample(rng) for _ in range(40)]
+    assert [h["arch"] for h in result.history] == [nb201.format(a) for a in draws]
+    assert result.indicators["naswot"] == max(h["naswot"] for h in result.history)
+    assert result.evaluations == len(set(draws)) == len(fake.counts)
+
+
+# -- Ctrl-C ------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "call"), [("prune", 0), ("prune", 2), ("evolution", 1), ("random", 0), ("random", 1)])
+def test_keyboard_interrupt_returns_valid_result(nb201: Space, name: str, call: int) -> None:
+    fake = FakeEvaluator(interrupt_on_call=call)
+    kw = {} if name == "prune" else {"budget": 40, "batch_size": 10}
+    result = get_strategy(name, indicators=("ntk", "lr"), evaluator=fake, **kw).search(nb201)
+    assert result.interrupted
+    mask = nb201.arch_to_mask(nb201.parse(result.arch_str))
+    assert all(len(ops) == 1 for ops in mask)
+    json.dumps(result.to_dict())
+    if name != "prune" and call > 0:
+        assert np.isfinite(list(result.indicators.values())).all()
+
+
+# -- the real evaluator, at small settings --------------------------------------------------
+SMALL = {
+    "ntk": {"batch_size": 8, "repeats": 1},
+    "lr": {"batch_size": 100, "batches": 1, "repeats": 1},
+    "gen": {"batch_size": 8, "test_batch_size": 8, "repeats": 1},
+    "naswot": {"batch_size": 16, "width": 4, "cells": 1},
+}
+
+
+def _small(names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    return {n: SMALL[n] for n in names}
+
+
+def test_prune_nb201_real_evaluator(nb201: Space) -> None:
+    kw: dict[str, Any] = {"overrides": _small(("ntk", "lr")), "device": "cpu", "seed": 0}
+    result = get_strategy("prune", **kw).search(nb201)
+    mask = nb201.arch_to_mask(result.arch)
+    assert all(len(ops) == 1 and ops[0] != "none" for ops in mask)
+    assert result.evaluations == 54 and len(result.history) == 3
+    assert np.isfinite(list(result.indicators.values())).all()
+    assert get_strategy("prune", **kw).search(nb201).arch == result.arch
+
+
+def test_prune_darts_real_evaluator_lr(darts: Space) -> None:
+    # Linear regions only: the DARTS NTK costs ~0.5 s a mask on one CPU thread.
+    result = get_strategy("prune", indicators=("lr",), overrides=_small(("lr",)), device="cpu").search(darts)
+    mask = darts.arch_to_mask(result.arch)
+    for group in darts.input_groups():
+        assert sum(1 for e in group if mask[e]) == 2
+    assert result.evaluations == 332  # 28 edges x (7 + 4) ops + 2 x (3 + 4 + 5) edges
+
+
+@pytest.mark.slow
+def test_prune_darts_real_evaluator_ntk_lr(darts: Space) -> None:
+    result = get_strategy("prune", overrides=_small(("ntk", "lr")), device="cpu").search(darts)
+    mask = darts.arch_to_mask(result.arch)
+    assert all(sum(1 for e in g if mask[e]) == 2 for g in darts.input_groups())
+
+
+def test_evolution_real_evaluator_values_are_single_arch_scores(nb201: Space) -> None:
+    from tenas_automl.indicators import evaluate
+
+    names = ("ntk", "lr", "gen")
+    result = get_strategy(
+        "evolution", budget=8, population_size=4, tournament_size=2, batch_size=4,
+        overrides=_small(names), device="cpu", seed=2,
+    ).search(nb201)
+    assert result.evaluations == 8 and result.indicators.keys() == set(names)
+    alone = evaluate(nb201, [nb201.arch_to_mask(result.arch)], names, seed=2, device="cpu", overrides=_small(names))
+    assert result.indicators == {n: float(alone[n][0]) for n in names}
+
+
+def test_random_real_evaluator(nb201: Space) -> None:
+    kw: dict[str, Any] = {"budget": 12, "overrides": _small(("naswot",)), "device": "cpu", "seed": 4}
+    a = get_strategy("random", **kw).search(nb201)
+    b = get_strategy("random", batch_size=5, **kw).search(nb201)
+    assert a.arch == b.arch and a.indicators == b.indicators
+    assert a.indicators["naswot"] == max(h["naswot"] for h in a.history)
+
+
+def test_interrupt_from_progress_callback(nb201: Space) -> None:
+    def progress(done: int, total: int, info: str) -> None:
+        if done >= 20:
+            raise KeyboardInterrupt
+
+    strategy = get_strategy("random", budget=100, batch_size=10, evaluator=FakeEvaluator(), progress=progress)
+    result = strategy.search(nb201)
+    assert result.interrupted and result.evaluations == 20
+    assert result.indicators["naswot"] == max(h["naswot"] for h in result.history)
