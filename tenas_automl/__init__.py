@@ -1,10 +1,46 @@
-"""tenas-automl: training-free neural architecture search (TE-NAS, NASWOT, TEG-NAS)."""
+"""tenas-automl: training-free neural architecture search (TE-NAS, NASWOT, TEG-NAS).
+
+The public names are loaded lazily so that importing a light submodule (the
+NNI tuner, the config writer) does not pay for torch.
+
+Example:
+    >>> from tenas_automl import get_space, score
+    >>> space = get_space("nb201")
+    >>> arch = space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    >>> result = score(space, arch, indicators=["lr"], seed=0)  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import Any
+
 __version__ = "0.1.0"
 
-from tenas_automl.errors import TenasError
-from tenas_automl.spaces import get_space
+_LAZY = {
+    "TenasError": "tenas_automl.errors",
+    "get_space": "tenas_automl.spaces",
+    "get_strategy": "tenas_automl.strategies",
+    "score": "tenas_automl.scoring",
+    "score_many": "tenas_automl.scoring",
+    "ScoreResult": "tenas_automl.scoring",
+    "SearchResult": "tenas_automl.strategies",
+    "evaluate": "tenas_automl.indicators",
+    "list_indicators": "tenas_automl.indicators",
+    "get_indicator": "tenas_automl.indicators",
+    "load_data": "tenas_automl.data",
+}
 
-__all__ = ["TenasError", "__version__", "get_space"]
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tenas_automl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
