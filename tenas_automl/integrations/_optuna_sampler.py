@@ -1,0 +1,408 @@
+"""``TrainingFreeSampler``: an Optuna sampler that proposes architectures screened without training.
+
+The architecture parameters (see :mod:`._optuna_params`) are sampled
+*relatively*, a whole architecture per trial; every other parameter goes to a
+fallback sampler (TPE by default). All state is rebuilt from the study's
+storage at each trial, so several processes can share one study and a resumed
+study continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler, TPESampler
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from tenas_automl.errors import TenasError, check_choice
+from tenas_automl.integrations._optuna_params import ArchCodec, ArchitectureParamError, get_codec
+from tenas_automl.integrations._optuna_scores import ARCH_ATTR, TrialScorer, Values
+from tenas_automl.spaces import Space, get_space
+
+logger = logging.getLogger(__name__)
+
+SAMPLER_STRATEGIES = ("evolution", "prune")
+#: User attribute naming how the trial's architecture was chosen.
+ORIGIN_ATTR = "tenas:origin"
+_PRUNE_ATTR = "tenas:prune_result"
+_CLAIM_ATTEMPTS = 6
+Key = tuple[str, ...]
+
+
+@dataclass
+class _View:
+    """What the study's storage says, seen from one trial."""
+
+    #: Architectures of every other trial (finished, running or waiting): never re-proposed.
+    taken: set[Key] = field(default_factory=set)
+    #: (trial number, arch key, objective value) of completed trials.
+    completed: list[tuple[int, Key, float]] = field(default_factory=list)
+    #: (trial number, arch key, indicator values) of trials scored with our settings.
+    scored: list[tuple[int, Key, Values]] = field(default_factory=list)
+
+
+def _resolve_space(space: Space | str) -> Space:
+    return get_space(space) if isinstance(space, str) else space
+
+
+class TrainingFreeSampler(BaseSampler):
+    """Propose architectures ranked by training-free indicators.
+
+    ``strategy="evolution"``: the first ``n_startup_trials`` trials each take
+    the best (by indicator rank sum) of ``candidates_per_trial`` random
+    architectures. Afterwards a tournament of ``tournament_size`` drawn from
+    the ``population_size`` most recent completed trials picks a parent by
+    objective value (respecting the study direction; by indicator rank sum
+    while fewer trials than ``n_startup_trials`` have values, e.g. when a
+    pruner stops them); ``candidates_per_trial`` distinct one-step mutations
+    of it are scored without training and the best one not yet tried is
+    proposed.
+
+    ``strategy="prune"``: runs the TE-NAS pruning search once per study (its
+    result is stored in the study, so other processes and resumed runs reuse
+    it) and proposes its architecture first; every later trial proposes the
+    indicator-best untried neighbour (one mutation) of the best trial so far
+    (the pruning result until a trial completes).
+
+    No architecture that another trial of the study has (finished, running,
+    waiting or failed) is proposed again while untried ones remain. Each trial
+    records ``tenas:arch``, the indicator values (``tenas:ntk``, ...),
+    ``tenas:settings`` and ``tenas:origin`` in its user attributes.
+
+    Args:
+        space: the search space (object or name).
+        strategy: ``"evolution"`` or ``"prune"``.
+        indicators: indicator names ranked by their rank sum (TE-NAS: ntk, lr).
+        seed: seeds the proposals (per trial number, so a run is deterministic
+            regardless of timing) and, unless ``indicator_seed`` is given, the
+            indicators. None: random.
+        fallback: sampler for parameters other than the architecture
+            (default: ``TPESampler(seed=seed)``).
+        candidates_per_trial: architectures scored per proposal.
+        n_startup_trials, population_size, tournament_size: evolution settings.
+        device, dataset, data_dir, mode, overrides: indicator evaluation, as
+            for :func:`tenas_automl.indicators.evaluate`.
+        indicator_seed: seed of the indicators' weights and batches.
+        cache_dir, use_cache: the on-disk score cache
+            (:func:`tenas_automl.scoring.score_many`).
+    """
+
+    def __init__(
+        self,
+        space: Space | str,
+        strategy: str = "evolution",
+        indicators: Sequence[str] = ("ntk", "lr"),
+        *,
+        seed: int | None = None,
+        fallback: BaseSampler | None = None,
+        candidates_per_trial: int = 8,
+        n_startup_trials: int = 10,
+        population_size: int = 20,
+        tournament_size: int = 5,
+        device: str = "auto",
+        dataset: str = "cifar10",
+        data_dir: str | None = None,
+        mode: str = "paper",
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        indicator_seed: int | None = None,
+        cache_dir: str | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        self.space = _resolve_space(space)
+        self.strategy = check_choice("sampler strategy", strategy, SAMPLER_STRATEGIES)
+        for name, value in (
+            ("candidates_per_trial", candidates_per_trial),
+            ("population_size", population_size),
+            ("tournament_size", tournament_size),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TenasError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 0:
+            raise TenasError(f"n_startup_trials must be a non-negative integer, got {n_startup_trials!r}")
+        self.candidates_per_trial = candidates_per_trial
+        self.n_startup_trials = n_startup_trials
+        self.population_size, self.tournament_size = population_size, tournament_size
+        self._fixed_seed = seed is not None
+        self._seed = int(seed) if seed is not None else random.SystemRandom().randrange(2**31)
+        self.codec: ArchCodec = get_codec(self.space)
+        ind_seed = indicator_seed if indicator_seed is not None else (seed if seed is not None else 0)
+        self.scorer = TrialScorer(
+            self.space, self.codec, indicators, seed=ind_seed, device=device, dataset=dataset,
+            data_dir=data_dir, mode=mode, overrides=overrides, cache_dir=cache_dir, use_cache=use_cache,
+        )  # fmt: skip
+        self.fallback: BaseSampler = fallback if fallback is not None else TPESampler(seed=seed)
+        self._lock = threading.RLock()
+        self._parsed: dict[str, Key | None] = {}
+        self._checked: set[int] = set()
+        self._prune_arch: Hashable | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"TrainingFreeSampler({self.space.name!r}, strategy={self.strategy!r}, "
+            f"indicators={self.scorer.indicators}, seed={self._seed})"
+        )
+
+    # -- BaseSampler ---------------------------------------------------------------
+    def reseed_rng(self) -> None:
+        # Proposals draw from a generator keyed by trial number, so threads never
+        # share a stream; an explicit seed is kept for reproducibility.
+        if not self._fixed_seed:
+            self._seed = random.SystemRandom().randrange(2**31)
+        self.fallback.reseed_rng()
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.fallback.before_trial(study, trial)
+        fixed = trial.system_attrs.get("fixed_params", {}) or {}
+        if self.codec.has_arch(fixed):
+            # An enqueued architecture never reaches sample_relative: record it here.
+            self._record(study, trial, self.codec.arch(fixed), "enqueued")
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        self._check_study(study)
+        space = {
+            k: v
+            for k, v in self.fallback.infer_relative_search_space(study, trial).items()
+            if k not in self.codec.distributions
+        }
+        space.update(self.codec.distributions)
+        return space
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        other = {k: v for k, v in search_space.items() if k not in self.codec.distributions}
+        params = dict(self.fallback.sample_relative(study, trial, other)) if other else {}
+        if not any(k in self.codec.distributions for k in search_space):
+            return params
+        fixed = trial.system_attrs.get("fixed_params", {}) or {}
+        if self.codec.has_arch(fixed):
+            return params  # enqueued: recorded in before_trial
+        arch = self._propose(study, trial)
+        params.update(self.codec.params(arch))
+        return params
+
+    def sample_independent(
+        self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        return self.fallback.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(
+        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
+        self.fallback.after_trial(study, trial, state, values)
+        if state == TrialState.FAIL:
+            return
+        if not self.codec.has_arch(trial.params):
+            if state == TrialState.COMPLETE:
+                self.codec.arch(trial.params)  # raises, naming the expected parameters
+            return
+        arch = self.codec.arch(trial.params)
+        latest = study._storage.get_trial(trial._trial_id)
+        if self.scorer.stored(latest, self.space.format(arch)) is None:
+            # Some parameters were fixed or sampled elsewhere: attrs must describe the arch trained.
+            self.scorer.write(study, trial._trial_id, arch, self.scorer.score(arch))
+
+    # -- proposals -------------------------------------------------------------------
+    def _propose(self, study: optuna.Study, trial: FrozenTrial) -> Hashable:
+        """Choose an architecture and claim it in storage, avoiding concurrent duplicates.
+
+        Threads of this process are serialised by a lock. Processes cannot share
+        it, so each writes its claim and then re-reads every other trial: seeing
+        the same arch there means both may have chosen it, and this trial backs
+        off (random delay) and picks again. Of two clashing claims, the one
+        written last always sees the other, so no two trials keep the same arch.
+        """
+        rng = np.random.default_rng([self._seed, trial.number])
+        jitter = random.Random()
+        with self._lock:
+            arch, origin = None, ""
+            for attempt in range(_CLAIM_ATTEMPTS):
+                view = self._view(study, trial)
+                arch, origin = self._choose(study, view, rng)
+                self._record(study, trial, arch, origin)
+                if self.codec.key(arch) not in self._other_claims(study, trial):
+                    return arch
+                logger.debug("trial %d: %s is claimed by another trial; retrying", trial.number, arch)
+                time.sleep(jitter.uniform(0.02, 0.2) * (attempt + 1))
+            logger.warning("trial %d: could not avoid a concurrent duplicate of %s", trial.number, arch)
+            return arch
+
+    def _record(self, study: optuna.Study, trial: FrozenTrial, arch: Hashable, origin: str) -> None:
+        self.scorer.write(study, trial._trial_id, arch, self.scorer.score(arch))
+        study._storage.set_trial_user_attr(trial._trial_id, ORIGIN_ATTR, origin)
+
+    def _choose(self, study: optuna.Study, view: _View, rng: np.random.Generator) -> tuple[Hashable, str]:
+        if self.strategy == "prune":
+            pruned = self._pruned_arch(study)
+            if self.codec.key(pruned) not in view.taken:
+                return pruned, "prune"
+            best = self._best_completed(study, view)
+            incumbent = self.codec.arch_of_key(best) if best is not None else pruned
+            return self._best_of(self._neighbours(incumbent, view, rng), rng, "neighbour")
+        parent = self._parent(study, view, rng)
+        if parent is None:
+            return self._best_of(self._random_untaken(view, rng, self.candidates_per_trial), rng, "startup")
+        return self._best_of(self._neighbours(self.codec.arch_of_key(parent), view, rng), rng, "mutation")
+
+    def _best_of(self, candidates: list[Hashable], rng: np.random.Generator, origin: str) -> tuple[Hashable, str]:
+        """The candidate with the smallest indicator rank sum (ties: the first drawn)."""
+        if not candidates:
+            # Every architecture is taken (tiny space or huge study): allow a repeat.
+            logger.warning("no untried architecture left; proposing a random one")
+            return self.space.sample(rng), "repeat"
+        values = self.scorer.scores(candidates)
+        order = np.argsort(self.scorer.combined_rank(values), kind="stable")
+        return candidates[int(order[0])], origin
+
+    def _parent(self, study: optuna.Study, view: _View, rng: np.random.Generator) -> Key | None:
+        """Tournament parent: by objective once enough trials completed, else by indicators."""
+        need = max(1, self.n_startup_trials)
+        if len(view.completed) >= need:
+            population = sorted(view.completed)[-self.population_size :]
+            sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+            # Ties go to the earlier trial.
+            return max(self._tournament(population, rng), key=lambda t: (sign * t[2], -t[0]))[1]
+        if len(view.scored) >= need:
+            entrants = self._tournament(sorted(view.scored)[-self.population_size :], rng)
+            ranks = self.scorer.combined_rank([t[2] for t in entrants])
+            return entrants[int(np.argmin(ranks))][1]
+        return None
+
+    def _tournament(self, population: list[Any], rng: np.random.Generator) -> list[Any]:
+        """``tournament_size`` distinct members of ``population``, in population order."""
+        size = min(self.tournament_size, len(population))
+        return [population[int(i)] for i in sorted(rng.choice(len(population), size=size, replace=False))]
+
+    def _best_completed(self, study: optuna.Study, view: _View) -> Key | None:
+        if not view.completed:
+            return None
+        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+        return max(view.completed, key=lambda t: (sign * t[2], -t[0]))[1]
+
+    def _neighbours(self, arch: Hashable, view: _View, rng: np.random.Generator) -> list[Hashable]:
+        """Up to ``candidates_per_trial`` distinct untried mutations; further steps, then random, if short."""
+        out: dict[Key, Hashable] = {}
+        frontier = [arch]
+        for _ in range(3):
+            for _ in range(20 * self.candidates_per_trial):
+                if len(out) >= self.candidates_per_trial:
+                    return list(out.values())
+                child = self.space.mutate(frontier[int(rng.integers(len(frontier)))], rng)
+                key = self.codec.key(child)
+                if key not in view.taken and key not in out:
+                    out[key] = child
+            if out:
+                return list(out.values())
+            # All close neighbours are taken: walk one step further out.
+            frontier = [self.space.mutate(a, rng) for a in frontier for _ in range(4)]
+        return self._random_untaken(view, rng, self.candidates_per_trial)
+
+    def _random_untaken(self, view: _View, rng: np.random.Generator, n: int) -> list[Hashable]:
+        out: dict[Key, Hashable] = {}
+        for _ in range(50 * n):
+            if len(out) >= n:
+                break
+            arch = self.space.sample(rng)
+            key = self.codec.key(arch)
+            if key not in view.taken and key not in out:
+                out[key] = arch
+        return list(out.values())
+
+    def _pruned_arch(self, study: optuna.Study) -> Hashable:
+        """The TE-NAS pruning result, computed once per study and settings."""
+        attr = f"{_PRUNE_ATTR}:{'/'.join(self.scorer.settings_keys[n] for n in self.scorer.indicators)}"
+        stored = study._storage.get_study_system_attrs(study._study_id).get(attr)
+        if isinstance(stored, Mapping) and isinstance(stored.get("arch"), str):
+            self._prune_arch = self.space.parse(stored["arch"])
+            return self._prune_arch
+        if self._prune_arch is not None:
+            arch_str = self.space.format(self._prune_arch)
+            study._storage.set_study_system_attr(study._study_id, attr, {"arch": arch_str})
+            return self._prune_arch
+        from tenas_automl.strategies import get_strategy
+
+        s = self.scorer
+        result = get_strategy(
+            "prune", indicators=list(s.indicators), seed=s.seed, device=s.device, dataset=s.dataset,
+            data_dir=s.data_dir, mode=s.mode, overrides=s.overrides or None,
+        ).search(self.space)  # fmt: skip
+        logger.info("TE-NAS pruning chose %s in %.1f s", result.arch_str, result.seconds)
+        study._storage.set_study_system_attr(
+            study._study_id, attr,
+            {"arch": result.arch_str, "seconds": result.seconds, "evaluations": result.evaluations},
+        )  # fmt: skip
+        self._prune_arch = result.arch
+        return result.arch
+
+    # -- reading the study ---------------------------------------------------------
+    def _key_of_trial(self, trial: FrozenTrial) -> Key | None:
+        key = self.codec.key_of_params(trial.params)
+        if key is not None:
+            return key
+        fixed = trial.system_attrs.get("fixed_params")
+        if isinstance(fixed, Mapping):
+            key = self.codec.key_of_params(fixed)
+            if key is not None:
+                return key
+        return self._parse_claim(trial.user_attrs.get(ARCH_ATTR))
+
+    def _parse_claim(self, claim: object) -> Key | None:
+        """The key of an arch string stored in a trial (memoised), None if absent or invalid."""
+        if not isinstance(claim, str):
+            return None
+        if claim not in self._parsed:
+            try:
+                self._parsed[claim] = self.codec.key(self.space.parse(claim))
+            except ValueError:
+                self._parsed[claim] = None
+        return self._parsed[claim]
+
+    def _view(self, study: optuna.Study, me: FrozenTrial) -> _View:
+        view = _View()
+        for t in study._storage.get_all_trials(study._study_id, deepcopy=False):
+            if t._trial_id == me._trial_id:
+                continue
+            key = self._key_of_trial(t)
+            if key is None:
+                continue
+            view.taken.add(key)
+            if t.state == TrialState.COMPLETE and t.values is not None:
+                view.completed.append((t.number, key, float(t.values[0])))
+            values = self.scorer.stored(t)
+            if values is not None and self._parse_claim(t.user_attrs.get(ARCH_ATTR)) == key:
+                view.scored.append((t.number, key, values))
+                self.scorer.remember(key, values)
+        return view
+
+    def _other_claims(self, study: optuna.Study, me: FrozenTrial) -> set[Key]:
+        # Every state counts: the other trial may have claimed and even finished
+        # between our reading of the study and our claim.
+        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        keys = (self._key_of_trial(t) for t in trials if t._trial_id != me._trial_id)
+        return {k for k in keys if k is not None}
+
+    def _check_study(self, study: optuna.Study) -> None:
+        """Reject multi-objective studies and architecture parameters that do not match the space."""
+        if study._is_multi_objective():
+            raise TenasError(
+                f"TrainingFreeSampler needs a single-objective study; this one has {len(study.directions)} objectives"
+            )
+        for t in study._storage.get_all_trials(study._study_id, deepcopy=False):
+            if t._trial_id in self._checked:
+                continue
+            self.codec.check_distributions(t.distributions, f"trial {t.number} of study {study.study_name!r}")
+            if t.state.is_finished():
+                self._checked.add(t._trial_id)
+
+
+__all__ = ["SAMPLER_STRATEGIES", "ArchitectureParamError", "TrainingFreeSampler"]

@@ -1,0 +1,162 @@
+"""Training-free scores of trials: computed once, cached, shared through the study.
+
+Values are written to each trial's user attributes (``tenas:<indicator>``,
+non-finite values as ``None``) together with ``tenas:arch`` (the scored
+architecture) and ``tenas:settings`` (one string per indicator naming its
+settings, seed and data). Another process, or a resumed run, reuses a stored
+value only when that string matches its own, so values computed with other
+settings are never mixed into a ranking.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial
+
+from tenas_automl.errors import TenasError
+from tenas_automl.indicators import get_indicator, rank_sum
+from tenas_automl.integrations._optuna_params import ArchCodec
+from tenas_automl.scoring import score_many
+from tenas_automl.spaces.base import Space
+
+logger = logging.getLogger(__name__)
+
+ATTR_PREFIX = "tenas:"
+ARCH_ATTR = "tenas:arch"
+SETTINGS_ATTR = "tenas:settings"
+
+Values = dict[str, float]
+
+
+def _attr_value(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+class TrialScorer:
+    """Scores architectures with a fixed set of indicators, thread-safely and cached
+    (in memory, and on disk by :func:`~tenas_automl.scoring.score_many`).
+
+    Args:
+        space: the search space.
+        codec: its parameter codec.
+        indicators: indicator names (directions come from the registry).
+        seed: seed of the indicators' weights and batches.
+        device, dataset, data_dir, mode, overrides: as for
+            :func:`tenas_automl.indicators.evaluate`.
+        cache_dir, use_cache: the on-disk score cache of
+            :func:`tenas_automl.scoring.score_many` (default location:
+            ``$TENAS_CACHE_DIR`` or ``~/.cache/tenas-automl``).
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        codec: ArchCodec,
+        indicators: Sequence[str],
+        *,
+        seed: int = 0,
+        device: str = "auto",
+        dataset: str = "cifar10",
+        data_dir: str | None = None,
+        mode: str = "paper",
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        self.space, self.codec = space, codec
+        self.cache_dir, self.use_cache = cache_dir, bool(use_cache)
+        if isinstance(indicators, str):  # "ntk,lr"
+            indicators = [n.strip() for n in indicators.split(",") if n.strip()]
+        self.indicators = tuple(indicators)
+        if not self.indicators:
+            raise TenasError("indicators is empty; give at least one, e.g. ('ntk', 'lr')")
+        self.seed, self.device, self.dataset, self.data_dir, self.mode = int(seed), device, dataset, data_dir, mode
+        self.overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+        objs = {n: get_indicator(n, **self.overrides.get(n, {})) for n in self.indicators}
+        unknown = set(self.overrides) - set(self.indicators)
+        if unknown:
+            raise TenasError(f"overrides for {sorted(unknown)}, which are not among the indicators {self.indicators}")
+        self.higher_is_better = {n: bool(ind.higher_is_better) for n, ind in objs.items()}
+        data = data_dir or "bundled"
+        self.settings_keys = {
+            n: f"{ind.key(ind.settings.mode or mode)}|seed={self.seed}|{dataset}|{data}" for n, ind in objs.items()
+        }
+        self._cache: dict[Hashable, Values] = {}
+        self._lock = threading.RLock()
+        #: Architectures scored (not served by a cache) by this object.
+        self.evaluations = 0
+
+    # -- values ----------------------------------------------------------------
+    def scores(self, archs: Sequence[Hashable]) -> list[Values]:
+        """Indicator values of each arch; uncached ones are scored in one call."""
+        keys = [self.codec.key(a) for a in archs]
+        with self._lock:
+            todo: dict[Hashable, Hashable] = {}
+            for key, arch in zip(keys, archs):
+                if key not in self._cache and key not in todo:
+                    todo[key] = arch
+            if todo:
+                results = score_many(
+                    self.space, list(todo.values()), self.indicators, self.seed, self.device, self.dataset,
+                    self.data_dir, self.mode, self.overrides or None, cache_dir=self.cache_dir,
+                    use_cache=self.use_cache,
+                )  # fmt: skip
+                for key, result in zip(todo, results):
+                    self._cache[key] = {n: float(result.values[n]) for n in self.indicators}
+                    self.evaluations += int(len(result.cached) < len(self.indicators))
+            return [dict(self._cache[k]) for k in keys]
+
+    def score(self, arch: Hashable) -> Values:
+        return self.scores([arch])[0]
+
+    def combined_rank(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """TE-NAS rank sum of ``rows`` (lower is better; ties share the average rank)."""
+        if not rows:
+            return np.zeros(0)
+        table = {n: [r.get(n, math.nan) for r in rows] for n in self.indicators}
+        return rank_sum(table, self.higher_is_better, method="average")
+
+    # -- trials ------------------------------------------------------------------
+    def stored(self, trial: FrozenTrial, arch_str: str | None = None) -> Values | None:
+        """Values stored on ``trial`` with this scorer's settings (for ``arch_str`` if given)."""
+        attrs = trial.user_attrs
+        if arch_str is not None and attrs.get(ARCH_ATTR) != arch_str:
+            return None
+        keys = attrs.get(SETTINGS_ATTR)
+        if not isinstance(keys, Mapping):
+            return None
+        out: Values = {}
+        for n in self.indicators:
+            if keys.get(n) != self.settings_keys[n] or f"{ATTR_PREFIX}{n}" not in attrs:
+                return None
+            v = attrs[f"{ATTR_PREFIX}{n}"]
+            out[n] = math.nan if v is None else float(v)
+        return out
+
+    def remember(self, key: Hashable, values: Values) -> None:
+        """Cache ``values`` (read from a trial) for the architecture with codec key ``key``."""
+        with self._lock:
+            self._cache.setdefault(key, dict(values))
+
+    def write(self, study: optuna.Study, trial_id: int, arch: Hashable, values: Values) -> None:
+        """Store ``values`` of ``arch`` on a running trial."""
+        storage = study._storage
+        arch_str = self.space.format(arch)
+        attrs = storage.get_trial(trial_id).user_attrs
+        prev = attrs.get(SETTINGS_ATTR)
+        # Keys of other indicators stay valid only while they describe the same arch.
+        same = attrs.get(ARCH_ATTR) == arch_str and isinstance(prev, Mapping)
+        keys = dict(prev) if same else {}
+        keys.update(self.settings_keys)
+        storage.set_trial_user_attr(trial_id, ARCH_ATTR, arch_str)
+        for n, v in values.items():
+            storage.set_trial_user_attr(trial_id, f"{ATTR_PREFIX}{n}", _attr_value(v))
+        storage.set_trial_user_attr(trial_id, SETTINGS_ATTR, keys)

@@ -1,0 +1,200 @@
+"""``run_optuna_study``: an Optuna study whose objective is the NB201 benchmark accuracy.
+
+This is what ``tenas-automl run --engine optuna`` runs. With a storage URL
+(``sqlite:///study.db``) the study is created once and resumed afterwards:
+``trials`` is the total the study should reach, so re-running the same
+command after an interruption finishes the remaining trials only. Several
+processes may run it at once on the same storage; each stops once the study
+has ``trials`` finished trials (trials already running elsewhere still
+finish, so the total may exceed ``trials`` by up to the number of processes
+minus one).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.samplers import BaseSampler, RandomSampler, TPESampler
+from optuna.trial import TrialState
+
+from tenas_automl.errors import BenchmarkError, TenasError, check_choice
+from tenas_automl.integrations._optuna_params import get_codec, suggest_architecture
+from tenas_automl.integrations._optuna_sampler import TrainingFreeSampler, _resolve_space
+from tenas_automl.integrations._optuna_scores import ATTR_PREFIX, SETTINGS_ATTR
+from tenas_automl.spaces import Space
+
+logger = logging.getLogger(__name__)
+
+#: ``sampler_strategy`` values: the two training-free strategies and two Optuna baselines.
+STUDY_STRATEGIES = ("evolution", "prune", "random", "tpe")
+_CONFIG_ATTR = "tenas:run"
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+ProgressFn = Callable[[int, int, str], None]
+
+
+def benchmark_objective(space: Space, dataset: str = "cifar10") -> Callable[[optuna.Trial], float]:
+    """An objective that suggests an architecture and returns its benchmark test accuracy (%)."""
+    def objective(trial: optuna.Trial) -> float:
+        arch = suggest_architecture(trial, space)
+        accuracy = space.benchmark_accuracy(arch, dataset)
+        if accuracy is None:
+            raise BenchmarkError(f"space {space.name!r} has no benchmark accuracy for {dataset!r}")
+        return float(accuracy)
+
+    return objective
+
+
+def _check_benchmark(space: Space, dataset: str) -> None:
+    probe = space.sample(np.random.default_rng(0))
+    if space.benchmark_accuracy(probe, dataset) is None:
+        raise TenasError(
+            f"the optuna engine optimises benchmark accuracy, and space {space.name!r} has none; use --space nb201"
+        )
+
+
+def make_sampler(
+    space: Space,
+    strategy: str,
+    *,
+    indicators: Sequence[str],
+    seed: int,
+    dataset: str = "cifar10",
+    data_dir: str | None = None,
+    device: str = "auto",
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    candidates_per_trial: int = 8,
+    mode: str = "paper",
+) -> BaseSampler:
+    """The sampler ``run_optuna_study`` uses for ``strategy`` (one of :data:`STUDY_STRATEGIES`)."""
+    check_choice("optuna sampler strategy", strategy, STUDY_STRATEGIES)
+    if strategy == "random":
+        return RandomSampler(seed=seed)
+    if strategy == "tpe":
+        return TPESampler(seed=seed)
+    return TrainingFreeSampler(
+        space, strategy, indicators, seed=seed, dataset=dataset, data_dir=data_dir, device=device,
+        overrides=overrides, candidates_per_trial=candidates_per_trial, mode=mode,
+    )  # fmt: skip
+
+
+def run_optuna_study(
+    space: Space | str,
+    *,
+    storage: str | optuna.storages.BaseStorage | None = None,
+    study_name: str | None = None,
+    trials: int = 50,
+    sampler_strategy: str = "evolution",
+    indicators: Sequence[str] = ("ntk", "lr"),
+    seed: int = 0,
+    dataset: str = "cifar10",
+    device: str = "auto",
+    progress: ProgressFn | None = None,
+    data_dir: str | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    candidates_per_trial: int = 8,
+    mode: str = "paper",
+) -> optuna.Study:
+    """Search ``space`` with Optuna, maximising the NB201 benchmark test accuracy on ``dataset``.
+
+    Args:
+        space: the space (object or name); it needs a benchmark (NB201).
+        storage: an Optuna storage or URL; None keeps the study in memory.
+        study_name: default ``tenas-{space}-{strategy}-{dataset}-seed{seed}``,
+            so that the same command resumes the same study.
+        trials: the number of finished trials the study should have; an
+            existing study only runs the difference (``load_if_exists``).
+        sampler_strategy: ``evolution`` / ``prune`` (:class:`TrainingFreeSampler`),
+            ``random`` or ``tpe`` (Optuna's samplers, as baselines).
+        indicators, seed, dataset, device, data_dir, overrides, mode,
+            candidates_per_trial: the sampler's settings (``dataset`` is also
+            the benchmark column and the indicators' data).
+        progress: ``progress(done, total, info)`` after each trial.
+
+    Raises:
+        TenasError: a space without benchmark, a bad setting, or an existing
+            study created with other settings.
+    """
+    space = _resolve_space(space)
+    check_choice("optuna sampler strategy", sampler_strategy, STUDY_STRATEGIES)
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise TenasError(f"trials must be a positive integer, got {trials!r}")
+    _check_benchmark(space, dataset)
+    name = study_name or f"tenas-{space.name}-{sampler_strategy}-{dataset}-seed{seed}"
+    sampler = make_sampler(
+        space, sampler_strategy, indicators=indicators, seed=seed, dataset=dataset, data_dir=data_dir,
+        device=device, overrides=overrides, candidates_per_trial=candidates_per_trial, mode=mode,
+    )  # fmt: skip
+    study = optuna.create_study(
+        storage=storage, study_name=name, sampler=sampler, direction="maximize", load_if_exists=True
+    )
+    if study._is_multi_objective() or study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise TenasError(f"study {name!r} exists and does not maximise one objective; choose another study name")
+    config = {
+        "space": space.name,
+        "strategy": sampler_strategy,
+        "dataset": dataset,
+        "seed": int(seed),
+        "indicators": list(indicators) if sampler_strategy in ("evolution", "prune") else [],
+    }
+    stored = study._storage.get_study_system_attrs(study._study_id).get(_CONFIG_ATTR)
+    if stored is None:
+        study._storage.set_study_system_attr(study._study_id, _CONFIG_ATTR, config)
+    elif stored != config:
+        raise TenasError(
+            f"study {name!r} in this storage was created with {stored}, not {config}; "
+            "use another study name or the same settings"
+        )
+    done = len(study.get_trials(deepcopy=False, states=_FINISHED))
+    remaining = max(0, trials - done)
+    logger.info("study %r: %d trials finished, running %d more", name, done, remaining)
+
+    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if progress is None:
+            return
+        n = len(study.get_trials(deepcopy=False, states=_FINISHED))
+        try:
+            info = f"best {study.best_value:.2f}"
+        except ValueError:
+            info = ""
+        progress(min(n, trials), trials, info)
+
+    if progress is not None:
+        progress(min(done, trials), trials, "")
+    if remaining:
+        # Stop at the total even when other processes run trials of the same study.
+        stop = optuna.study.MaxTrialsCallback(trials, states=_FINISHED)
+        study.optimize(benchmark_objective(space, dataset), n_trials=remaining, callbacks=[report, stop])
+    return study
+
+
+def summarize_study(study: optuna.Study, space: Space | str) -> dict[str, Any]:
+    """The best trial as the ``run`` result fields: ``arch``, ``indicators``, ``benchmark``, ``evaluations``."""
+    space = _resolve_space(space)
+    best = study.best_trial
+    arch: Hashable = get_codec(space).arch(best.params)
+    keys = best.user_attrs.get(SETTINGS_ATTR) or {}
+    values = {}
+    for n in keys:
+        v = best.user_attrs.get(f"{ATTR_PREFIX}{n}")
+        values[n] = math.nan if v is None else float(v)
+    benchmark: dict[str, float] | None = None
+    if space.name == "nb201":
+        from tenas_automl.spaces.nb201_benchmark import BENCHMARK_DATASETS
+
+        benchmark = {d: float(space.benchmark_accuracy(arch, d)) for d in BENCHMARK_DATASETS}
+    return {
+        "arch": space.format(arch),
+        "indicators": values,
+        "benchmark": benchmark,
+        "evaluations": len(study.get_trials(deepcopy=False, states=_FINISHED)),
+        "best_trial": best.number,
+        "study_name": study.study_name,
+    }
+
+
+__all__ = ["STUDY_STRATEGIES", "benchmark_objective", "make_sampler", "run_optuna_study", "summarize_study"]

@@ -1,0 +1,429 @@
+"""Optuna integration: parameters, TrainingFreeSampler, TrainingFreePruner, run_optuna_study.
+
+Every study here is a real Optuna study, most on a temporary SQLite file. The
+indicators are cheap ones ("params", and "naswot" on a tiny network) so that
+the file runs in well under a minute; the paper's NTK + linear regions run in
+the slow test only.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState, create_trial
+
+from tenas_automl.errors import TenasError
+from tenas_automl.indicators import evaluate
+from tenas_automl.integrations.optuna import (
+    ARCH_ATTR,
+    PRUNED_ATTR,
+    ArchitectureParamError,
+    TrainingFreePruner,
+    TrainingFreeSampler,
+    architecture_distributions,
+    architecture_from_params,
+    architecture_params,
+    run_optuna_study,
+    suggest_architecture,
+)
+from tenas_automl.spaces import get_space
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+INDICATORS = ("naswot", "params")
+TINY = {"naswot": {"width": 4, "cells": 1, "batch_size": 16}, "params": {"width": 4, "cells": 1}}
+NB201_NAMES = [f"nb201/edge_{i}<-{j}" for i, j in ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))]
+NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+PARAMS_ONLY = {"params": TINY["params"]}
+
+
+@pytest.fixture(autouse=True)
+def _score_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Keep score_many's disk cache out of the home folder (worker processes inherit it).
+    monkeypatch.setenv("TENAS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "score-cache"))
+
+
+@pytest.fixture(scope="module")
+def nb201():
+    return get_space("nb201")
+
+
+@pytest.fixture(scope="module")
+def darts():
+    return get_space("darts")
+
+
+def _sampler(space, **kw):
+    kw.setdefault("seed", 0)
+    kw.setdefault("candidates_per_trial", 4)
+    kw.setdefault("n_startup_trials", 3)
+    return TrainingFreeSampler(space, indicators=INDICATORS, overrides=TINY, device="cpu", **kw)
+
+
+def _accuracy_objective(space):
+    def objective(trial):
+        return space.benchmark_accuracy(suggest_architecture(trial, space), "cifar10")
+
+    return objective
+
+
+def _hamming(space, a, b) -> int:
+    pa, pb = architecture_params(a, space), architecture_params(b, space)
+    return sum(pa[k] != pb[k] for k in pa)
+
+
+def _archs(study, space):
+    return [architecture_from_params(t.params, space) for t in study.trials if t.state == TrialState.COMPLETE]
+
+
+# -- parameters ----------------------------------------------------------------------
+def test_nb201_parameter_names_and_round_trip(nb201) -> None:
+    dists = architecture_distributions(nb201)
+    assert list(dists) == NB201_NAMES
+    assert all(d.choices == NB201_OPS for d in dists.values())
+    arch = nb201.parse(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+    )
+    params = architecture_params(arch, nb201)
+    assert params["nb201/edge_2<-1"] == "avg_pool_3x3" and params["nb201/edge_3<-2"] == "skip_connect"
+    assert suggest_architecture(optuna.trial.FixedTrial(params), nb201) == arch
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        a = nb201.sample(rng)
+        assert architecture_from_params(architecture_params(a, nb201), nb201) == a
+
+
+def test_darts_parameters_keep_inputs_distinct(darts) -> None:
+    dists = architecture_distributions(darts)
+    assert len(dists) == 24
+    assert dists["darts/normal/node2/inputs"].choices == ("0,1",)
+    pairs = ("0,1", "0,2", "0,3", "0,4", "1,2", "1,3", "1,4", "2,3", "2,4", "3,4")
+    assert dists["darts/reduce/node5/inputs"].choices == pairs
+    assert "none" not in dists["darts/normal/node3/op0"].choices
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        g = darts.sample(rng)
+        assert architecture_from_params(architecture_params(g, darts), darts) == g
+    # The order of a node's two pairs does not change the parameters.
+    g = darts.sample(rng)
+    swapped = type(g).of([g.normal[1], g.normal[0], *g.normal[2:]], g.reduce)
+    assert architecture_params(swapped, darts) == architecture_params(g, darts)
+    # Any sampler gives valid genotypes with two distinct inputs per node.
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: float(len(str(suggest_architecture(t, darts)))), n_trials=20)
+    for g in _archs(study, darts):
+        for cell in ("normal", "reduce"):
+            for n in (2, 3, 4, 5):
+                (_, a), (_, b) = g.node_pairs(cell, n)
+                assert a != b
+
+
+# -- sampler -------------------------------------------------------------------------
+def test_sampler_proposes_scored_unique_archs(nb201, tmp_path: Path) -> None:
+    study = optuna.create_study(
+        direction="maximize", sampler=_sampler(nb201), storage=f"sqlite:///{tmp_path / 's.db'}"
+    )
+    study.optimize(_accuracy_objective(nb201), n_trials=10)
+    trials = study.trials
+    archs = _archs(study, nb201)
+    assert len(archs) == 10 and len(set(archs)) == 10
+    # The stored attributes are the architecture's own indicator values.
+    masks = [nb201.arch_to_mask(a) for a in archs]
+    direct = evaluate(nb201, masks, list(INDICATORS), seed=0, device="cpu", overrides=TINY)
+    for i, t in enumerate(trials):
+        assert t.user_attrs[ARCH_ATTR] == nb201.format(archs[i])
+        for n in INDICATORS:
+            assert t.user_attrs[f"tenas:{n}"] == pytest.approx(direct[n][i])
+    origins = [t.user_attrs["tenas:origin"] for t in trials]
+    assert origins[:3] == ["startup"] * 3 and set(origins[3:]) == {"mutation"}
+    # Mutation trials are one-op neighbours of an earlier trial.
+    for i in range(3, 10):
+        assert min(_hamming(nb201, archs[i], archs[j]) for j in range(i)) == 1
+
+
+def test_sampler_is_deterministic_and_respects_direction(nb201) -> None:
+    def run(direction: str, seed: int = 0) -> list:
+        # Tournament = whole population: the parent is the best trial so far.
+        sampler = _sampler(nb201, seed=seed, population_size=50, tournament_size=50)
+        study = optuna.create_study(direction=direction, sampler=sampler)
+        study.optimize(_accuracy_objective(nb201), n_trials=9)
+        return _archs(study, nb201)
+
+    first = run("maximize")
+    assert run("maximize") == first
+    assert run("maximize", seed=1) != first
+    for direction, pick in (("maximize", max), ("minimize", min)):
+        archs = run(direction)
+        acc = [nb201.benchmark_accuracy(a, "cifar10") for a in archs]
+        for i in range(3, len(archs)):
+            parent = archs[pick(range(i), key=lambda j: (acc[j], -j) if pick is max else (acc[j], j))]
+            assert _hamming(nb201, archs[i], parent) == 1, (direction, i)
+
+
+def test_sampler_on_darts_proposes_valid_genotypes(darts) -> None:
+    sampler = TrainingFreeSampler(
+        darts, indicators=("naswot",), overrides={"naswot": TINY["naswot"]}, device="cpu",
+        seed=0, candidates_per_trial=3, n_startup_trials=2,
+    )  # fmt: skip
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    # Objective: number of separable convolutions in the normal cell.
+    def objective(trial):
+        return float(sum(op.startswith("sep") for op, _ in suggest_architecture(trial, darts).normal))
+
+    study.optimize(objective, n_trials=5)
+    archs = _archs(study, darts)
+    assert len(set(archs)) == 5
+    for t, g in zip(study.trials, archs):
+        assert t.user_attrs[ARCH_ATTR] == darts.format(g)
+        assert np.isfinite(t.user_attrs["tenas:naswot"])
+    assert [t.user_attrs["tenas:origin"] for t in study.trials] == ["startup"] * 2 + ["mutation"] * 3
+
+
+def test_enqueued_arch_is_kept_and_recorded(nb201) -> None:
+    study = optuna.create_study(direction="maximize", sampler=_sampler(nb201))
+    fixed = nb201.parse(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    )
+    study.enqueue_trial(architecture_params(fixed, nb201))
+    study.optimize(_accuracy_objective(nb201), n_trials=4)
+    archs = _archs(study, nb201)
+    assert archs[0] == fixed and fixed not in archs[1:]
+    assert study.trials[0].user_attrs["tenas:origin"] == "enqueued"
+    assert study.trials[0].user_attrs[ARCH_ATTR] == nb201.format(fixed)
+
+
+def test_threads_share_one_sampler(nb201) -> None:
+    study = optuna.create_study(direction="maximize", sampler=_sampler(nb201))
+    study.optimize(_accuracy_objective(nb201), n_trials=8, n_jobs=2)
+    archs = _archs(study, nb201)
+    assert len(archs) == 8 and len(set(archs)) == 8
+
+
+def test_resumed_study_continues_from_storage(nb201, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'resume.db'}"
+    first = optuna.create_study(direction="maximize", sampler=_sampler(nb201), storage=url, study_name="r")
+    first.optimize(_accuracy_objective(nb201), n_trials=5)
+    stored = _archs(first, nb201)
+    # A fresh sampler object (as in a new process) knows nothing but the storage.
+    sampler = _sampler(nb201, population_size=50, tournament_size=50)
+    again = optuna.load_study(study_name="r", storage=url, sampler=sampler)
+    again.optimize(_accuracy_objective(nb201), n_trials=4)
+    archs = _archs(again, nb201)
+    assert archs[:5] == stored and len(set(archs)) == 9
+    # The population was rebuilt from storage: new trials mutate the stored best.
+    acc = [nb201.benchmark_accuracy(a, "cifar10") for a in archs]
+    for i in range(5, 9):
+        best = max(range(i), key=lambda j: (acc[j], -j))
+        assert _hamming(nb201, archs[i], archs[best]) == 1
+    # Stored indicator values were read back, not recomputed: only the 4 new
+    # trials' candidates were scored (at most 4 each).
+    assert sampler.scorer.evaluations <= 16
+    assert all(sampler.scorer.codec.key(a) in sampler.scorer._cache for a in stored)
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys, torch, optuna
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from tenas_automl.spaces import get_space
+    from tenas_automl.integrations.optuna import TrainingFreeSampler, suggest_architecture
+    space = get_space("nb201")
+    tiny = {TINY!r}
+    sampler = TrainingFreeSampler(space, indicators={INDICATORS!r}, overrides=tiny, device="cpu",
+                                  seed=0, candidates_per_trial=4, n_startup_trials=3)
+    study = optuna.load_study(study_name="shared", storage=sys.argv[1], sampler=sampler)
+    study.optimize(lambda t: space.benchmark_accuracy(suggest_architecture(t, space), "cifar10"),
+                   n_trials=int(sys.argv[2]))
+    """
+).format(TINY=TINY, INDICATORS=INDICATORS)
+
+
+def test_two_processes_share_one_storage(nb201, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    optuna.create_study(study_name="shared", storage=url, direction="maximize")
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    cmd = [sys.executable, str(script), url, "6"]
+    procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    study = optuna.load_study(study_name="shared", storage=url)
+    trials = study.trials
+    assert len(trials) == 12
+    assert sorted(t.number for t in trials) == list(range(12))
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    archs = _archs(study, nb201)
+    # Both processes ran the same seeded sampler; the storage claims kept them apart.
+    assert len(set(archs)) == 12
+
+
+def test_prune_strategy_proposes_pruning_result_then_neighbours(nb201) -> None:
+    from tenas_automl.strategies import get_strategy
+
+    # "params" keeps the two pruning searches (ours and the sampler's) cheap.
+    strategy = get_strategy("prune", indicators=["params"], seed=0, device="cpu", overrides=PARAMS_ONLY)
+    expected = strategy.search(nb201)
+    sampler = TrainingFreeSampler(
+        nb201, "prune", ("params",), seed=0, device="cpu", overrides=PARAMS_ONLY, candidates_per_trial=4
+    )
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(_accuracy_objective(nb201), n_trials=4)
+    archs = _archs(study, nb201)
+    assert archs[0] == expected.arch
+    assert [t.user_attrs["tenas:origin"] for t in study.trials] == ["prune"] + ["neighbour"] * 3
+    acc = [nb201.benchmark_accuracy(a, "cifar10") for a in archs]
+    for i in range(1, 4):
+        best = max(range(i), key=lambda j: (acc[j], -j))
+        assert _hamming(nb201, archs[i], archs[best]) == 1
+
+
+def test_prune_result_is_read_from_the_study(nb201) -> None:
+    # What another process stored is reused: no second pruning search.
+    study = optuna.create_study(direction="maximize")
+    sampler = _sampler(nb201, strategy="prune")
+    stored = nb201.parse(
+        "|skip_connect~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|skip_connect~1|nor_conv_1x1~2|"
+    )
+    key = "tenas:prune_result:" + "/".join(sampler.scorer.settings_keys[n] for n in INDICATORS)
+    study._storage.set_study_system_attr(study._study_id, key, {"arch": nb201.format(stored)})
+    study.sampler = sampler
+    study.optimize(_accuracy_objective(nb201), n_trials=1)
+    assert _archs(study, nb201) == [stored]
+
+
+# -- pruner --------------------------------------------------------------------------
+def test_pruner_prunes_below_percentile_after_warmup(nb201) -> None:
+    pruner = TrainingFreePruner(
+        nb201, indicators=("params",), percentile=50.0, warmup=4, overrides=PARAMS_ONLY, device="cpu"
+    )
+    sampler = optuna.samplers.RandomSampler(seed=3)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+
+    def objective(trial):
+        arch = suggest_architecture(trial, nb201)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+        return nb201.benchmark_accuracy(arch, "cifar10")
+
+    study.optimize(objective, n_trials=20)
+    trials = study.trials
+    values = [t.user_attrs["tenas:params"] for t in trials]
+    assert all(t.state == TrialState.COMPLETE for t in trials[:4])  # warm-up
+    pruned = [t.state == TrialState.PRUNED for t in trials]
+    assert 0 < sum(pruned) < 16
+    for i in range(4, 20):
+        # Recompute the rule: mid-rank position among earlier trials below 50 %.
+        earlier = np.array(values[:i])
+        position = 100 * (np.mean(earlier < values[i]) + 0.5 * np.mean(earlier == values[i]))
+        assert pruned[i] == (position < 50.0), i
+        assert (PRUNED_ATTR in trials[i].user_attrs) == pruned[i]
+
+
+def test_wrapped_pruner_after_first_report(nb201) -> None:
+    for wrapped, expect in ((optuna.pruners.ThresholdPruner(lower=50.0), True), (None, False)):
+        pruner = TrainingFreePruner(
+            nb201, indicators=("params",), warmup=100, wrapped=wrapped, overrides=PARAMS_ONLY, device="cpu"
+        )
+        study = optuna.create_study(direction="maximize", pruner=pruner)
+        seen = []
+
+        def objective(trial):
+            suggest_architecture(trial, nb201)
+            seen.append(trial.should_prune())  # step 0: training-free, within warm-up
+            trial.report(10.0, step=1)
+            seen.append(trial.should_prune())  # after a report: the wrapped pruner decides
+            return 10.0
+
+        study.optimize(objective, n_trials=1)
+        assert seen == [False, expect]
+
+
+# -- errors --------------------------------------------------------------------------
+def test_objective_without_architecture_params_is_named(nb201) -> None:
+    pruner = TrainingFreePruner(nb201, indicators=("params",), device="cpu")
+    study = optuna.create_study(pruner=pruner)
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        trial.should_prune()
+        return x
+
+    with pytest.raises(ArchitectureParamError, match=r"nb201/edge_1<-0.*nb201/edge_3<-2"):
+        study.optimize(objective, n_trials=1)
+    study = optuna.create_study(sampler=_sampler(nb201))
+    with pytest.raises(ArchitectureParamError, match="suggest_architecture"):
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+
+
+def test_multi_objective_studies_are_rejected(nb201) -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.ask()
+    pruner = TrainingFreePruner(nb201, indicators=("params",), device="cpu")
+    with pytest.raises(TenasError, match="single-objective"):
+        pruner.prune(study, study.trials[0])
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=_sampler(nb201))
+    with pytest.raises(TenasError, match="single-objective"):
+        study.optimize(lambda t: (1.0, float(len(str(suggest_architecture(t, nb201))))), n_trials=1)
+
+
+def test_study_with_other_architecture_choices_is_rejected(nb201) -> None:
+    dist = optuna.distributions.CategoricalDistribution(("none", "conv"))
+    cases = (("nb201/edge_1<-0", "choices"), ("nb201/edge_9<-0", "not an architecture parameter"))
+    for name, message in cases:
+        study = optuna.create_study(direction="maximize", sampler=_sampler(nb201))
+        study.add_trial(create_trial(params={name: "conv"}, distributions={name: dist}, value=1.0))
+        with pytest.raises(ArchitectureParamError, match=message):
+            study.optimize(_accuracy_objective(nb201), n_trials=1)
+
+
+# -- run_optuna_study ------------------------------------------------------------------
+def test_run_optuna_study_resumes_to_the_total(nb201, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    kw = dict(storage=url, indicators=INDICATORS, overrides=TINY, device="cpu", candidates_per_trial=3)
+    calls = []
+    study = run_optuna_study("nb201", trials=4, progress=lambda d, t, i: calls.append((d, t)), **kw)
+    first = _archs(study, nb201)
+    assert len(first) == 4 and calls[-1] == (4, 4)
+    study = run_optuna_study("nb201", trials=6, **kw)
+    archs = _archs(study, nb201)
+    assert archs[:4] == first and len(set(archs)) == 6
+    assert study.best_value == max(nb201.benchmark_accuracy(a, "cifar10") for a in archs)
+    with pytest.raises(TenasError, match="created with"):
+        other = {**kw, "indicators": ("params",), "overrides": PARAMS_ONLY}
+        run_optuna_study("nb201", trials=6, study_name=study.study_name, **other)
+    with pytest.raises(TenasError, match="has none"):
+        run_optuna_study("darts", trials=2)
+    with pytest.raises(TenasError, match="strategy"):
+        run_optuna_study("nb201", trials=2, sampler_strategy="bayes")
+
+
+@pytest.mark.slow
+def test_paper_indicators_sampler_and_pruner(nb201) -> None:
+    from tenas_automl.scoring import score
+
+    kw = dict(seed=0, device="cpu")
+    sampler = TrainingFreeSampler(nb201, "evolution", ("ntk", "lr"), candidates_per_trial=2, n_startup_trials=1, **kw)
+    pruner = TrainingFreePruner(nb201, ("ntk", "lr"), warmup=1, **kw)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+
+    def objective(trial):
+        arch = suggest_architecture(trial, nb201)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+        return nb201.benchmark_accuracy(arch, "cifar10")
+
+    study.optimize(objective, n_trials=2)
+    for t in study.trials:
+        expected = score(nb201, t.user_attrs[ARCH_ATTR], ["ntk", "lr"], **kw)
+        assert t.user_attrs["tenas:ntk"] == pytest.approx(expected.values["ntk"])
+        assert t.user_attrs["tenas:lr"] == pytest.approx(expected.values["lr"])
+    # The pruner judged from the sampler's stored values, without scoring again.
+    assert pruner.scorer.evaluations == 0
