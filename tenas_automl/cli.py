@@ -290,7 +290,8 @@ def run(
     sp = get_space(space)
     names = _split(indicators)
     if engine == "optuna":
-        _run_optuna(sp, strategy, dataset, names, seed, str(dev), storage, study_name, trials, output, quiet)
+        _run_optuna(sp, strategy, dataset, names, seed, str(dev), storage, study_name, trials, output, quiet,
+                    mode=mode, data_dir=None if data_dir is None else str(data_dir))
         return
     if engine == "nni":
         _run_nni(space, strategy, dataset, names, seed, str(dev), trials, output, quiet)
@@ -341,10 +342,13 @@ def _print_run(doc: dict[str, Any]) -> None:
 
 def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] | None, seed: int,
                 device: str, storage: str | None, study_name: str | None, trials: int,
-                output: Path | None, quiet: bool) -> None:
-    from tenas_automl.integrations.optuna import run_optuna_study
+                output: Path | None, quiet: bool, **extra: Any) -> None:
+    import optuna
 
-    kwargs: dict[str, Any] = {} if names is None else {"indicators": names}
+    from tenas_automl.integrations.optuna import run_optuna_study, summarize_study
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    kwargs: dict[str, Any] = dict(extra) if names is None else {"indicators": names, **extra}
     with _progress("optuna trials", quiet) as bar:
         study = run_optuna_study(space, storage=storage, study_name=study_name, trials=trials,
                                  sampler_strategy=strategy, seed=seed, dataset=dataset, device=device,
@@ -359,9 +363,10 @@ def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] 
     if output is not None:
         from tenas_automl._io import atomic_write_json
 
-        atomic_write_json(output, {"study_name": study.study_name, "trials": len(study.trials),
-                                   "best_value": best.value, "best_params": best.params,
-                                   "best_user_attrs": best.user_attrs})
+        doc = {"space": space.name, "strategy": strategy, "engine": "optuna", "dataset": dataset, "seed": seed,
+               **summarize_study(study, space), "study_name": study.study_name, "trials": len(study.trials),
+               "best_value": best.value, "device": device}
+        atomic_write_json(output, doc)
 
 
 def _run_nni(space: str, strategy: str, dataset: str, names: tuple[str, ...] | None, seed: int,
@@ -377,6 +382,25 @@ def _run_nni(space: str, strategy: str, dataset: str, names: tuple[str, ...] | N
         from tenas_automl._io import atomic_write_json
 
         atomic_write_json(output, doc)
+
+
+# -- nni-config ---------------------------------------------------------------
+@app.command("nni-config")
+def nni_config(
+    space: str = typer.Option("nb201", help="Search space: nb201 | darts."),
+    out_dir: Path = typer.Option(Path("nni-experiment"), "--out", help="Folder to write the experiment into."),
+    benchmark: bool = typer.Option(False, "--benchmark", help="Trials report the NB201 benchmark accuracy (no training)."),
+    trials: int = typer.Option(20, help="maxTrialNumber of the experiment."),
+    concurrency: int = typer.Option(2, help="trialConcurrency of the experiment."),
+    seed: int = typer.Option(0, help="Seed of the training-free tuner."),
+) -> None:
+    """Write a runnable `nnictl create --config` experiment guided by TrainingFreeTuner."""
+    from tenas_automl.integrations.nni_config import write_nni_config
+
+    paths = write_nni_config(space, out_dir, benchmark=benchmark, trials=trials, concurrency=concurrency, seed=seed)
+    for kind, path in paths.items():
+        out.print(f"{kind}: {path}")
+    out.print(f"run it with: nnictl create --config {paths['config']}")
 
 
 def main() -> None:
