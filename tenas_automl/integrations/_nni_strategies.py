@@ -1,0 +1,587 @@
+"""NNI 3.0 multi-trial strategies that screen architectures without training.
+
+Both strategies score candidates themselves with training-free indicators and
+submit to NNI's execution engine only the few architectures worth training
+(``budget``). They learn from the metrics the engine returns, so they work
+with any evaluator: a real training loop, the NAS-Bench-201 table
+(:func:`benchmark_evaluator`), or the indicators themselves
+(:func:`training_free_evaluator`).
+
+* :class:`TENASPruningStrategy` runs TE-NAS pruning on our supernet and
+  submits its result first; then, around the best-trained architecture so far,
+  the untried neighbour (one op changed, or for DARTS one input moved) with the
+  best indicator rank sum.
+* :class:`IndicatorEvolutionStrategy` screens a random sample by indicators and
+  submits its best ones; then runs aging evolution on the returned metrics,
+  where each child is the best-scored of several mutants of the tournament
+  winner.
+
+Their whole state is plain JSON (``state_dict``), so an NNI experiment resumes
+where it stopped without re-submitting anything trained.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from nni.nas.execution import ExecutionEngine
+from nni.nas.execution.event import ModelEventType, TrainingEndEvent
+from nni.nas.space import ExecutableModelSpace, ModelStatus
+from nni.nas.strategy import Strategy
+
+from tenas_automl.errors import TenasError
+from tenas_automl.indicators import get_indicator, rank_sum
+from tenas_automl.integrations._nni_codecs import Codec, make_codec
+from tenas_automl.integrations._nni_compat import use_json_checkpoints
+from tenas_automl.spaces.base import Space
+
+logger = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+
+
+class StrategySettingError(TenasError, ValueError):
+    """A bad setting of an NNI strategy (budget, sizes, indicators)."""
+
+
+@dataclass
+class SubmittedModel:
+    """One architecture the strategy submitted to NNI, and what came back."""
+
+    sample: dict[str, Any]
+    arch: str
+    #: ``running`` until the engine reports the end of training, then ``trained`` or ``failed``.
+    status: str = "running"
+    metric: float | None = None
+    indicators: dict[str, float] = field(default_factory=dict)
+
+
+def _positive(name: str, value: int | None, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise StrategySettingError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _as_metric(value: Any) -> float | None:
+    """NNI metrics are floats, or dicts whose ``default`` entry is the float."""
+    if isinstance(value, Mapping):
+        value = value.get("default")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class _TrainingFreeStrategy(Strategy):
+    """Shared machinery: codec, scoring cache, submission, metrics, checkpoint state."""
+
+    def __init__(
+        self,
+        indicators: Sequence[str],
+        *,
+        budget: int | None = None,
+        seed: int = 0,
+        dataset: str = "cifar10",
+        data_dir: str | None = None,
+        device: str = "auto",
+        mode: str = "paper",
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        space: Space | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.indicators = tuple(indicators)
+        if not self.indicators:
+            raise StrategySettingError("indicators is empty; give at least one, e.g. ntk,lr")
+        for name in self.indicators:
+            get_indicator(name, **dict((overrides or {}).get(name, {})))  # validates names and settings
+        unknown = set(overrides or {}) - set(self.indicators)
+        if unknown:
+            raise StrategySettingError(
+                f"overrides given for {sorted(unknown)}, which are not among the indicators {list(self.indicators)}"
+            )
+        self.higher_is_better = {n: get_indicator(n).higher_is_better for n in self.indicators}
+        self.budget = _positive("budget", budget, allow_none=True)
+        self.seed = int(seed)
+        self.dataset, self.data_dir, self.device, self.mode = dataset, data_dir, device, mode
+        self.overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+        self.space_hint = space
+        self._rng = np.random.default_rng(self.seed)
+        self._codec: Codec | None = None
+        self._trials: list[SubmittedModel] = []
+        self._archs: list[Hashable] = []  # arch of each trial, same order
+        self._scores: dict[Hashable, dict[str, float]] = {}
+        # id(model) -> (model, trial index). Holding the model matters: NNI's
+        # training-service engine keeps only weak references to submitted models.
+        self._running: dict[int, tuple[ExecutableModelSpace, int]] = {}
+        self._retry: list[int] = []  # trials interrupted before a checkpoint, to submit again
+        self._restored: set[int] = set()  # trials finished before a resume (not in the engine)
+        self._loaded: dict[str, Any] | None = None
+        self._lock = threading.RLock()
+
+    # -- what subclasses implement -------------------------------------------
+    def _prepare(self) -> None:
+        """Work before the first submission (skipped when restored from a state)."""
+
+    def _next(self) -> Hashable | None:
+        """The next architecture to submit, or None when there is none left."""
+        raise NotImplementedError
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra(self, state: Mapping[str, Any]) -> None:
+        pass
+
+    #: Error message for model spaces other than the NB201/DARTS hub spaces; None: any space works.
+    _needs_space: str | None = None
+
+    # -- NNI Strategy hooks ------------------------------------------------------
+    def _initialize(self, model_space: ExecutableModelSpace, engine: ExecutionEngine) -> ExecutableModelSpace:
+        use_json_checkpoints()
+        self._codec = make_codec(
+            model_space, self.indicators, self._score_options(), self.space_hint, require_space=self._needs_space
+        )
+        engine.register_model_event_callback(ModelEventType.TrainingEnd, self._on_training_end)
+        if self._loaded is not None:
+            self._apply_state(self._loaded)
+            self._loaded = None
+        return model_space
+
+    def _cleanup(self) -> None:
+        try:
+            self.engine.unregister_model_event_callback(ModelEventType.TrainingEnd, self._on_training_end)
+        except ValueError:  # already unregistered
+            pass
+
+    def _run(self) -> None:
+        self._prepare()
+        while self._budget_left():
+            if not self.wait_for_resource():
+                logger.info("the engine has no budget left")
+                break
+            with self._lock:
+                retry = self._retry.pop(0) if self._retry else None
+            arch = self._archs[retry] if retry is not None else self._next()
+            if arch is None:
+                logger.warning("%s: no untried architecture left; stopping after %d", type(self).__name__, len(self._trials))
+                break
+            self._submit(arch, retry)
+        self.engine.wait_models()
+
+    def list_models(self, sort: bool = True, limit: int | None = None) -> Iterator[ExecutableModelSpace]:
+        """The models this strategy submitted, best metric first (``sort``), or all the engine ran.
+
+        With ``sort`` (what ``NasExperiment.export_top_models`` uses) the list
+        comes from the strategy's own records, so it includes models trained
+        before a resume (NNI's engines forget those) and does not depend on
+        when a training-service engine's database catches up. Without
+        ``sort``: the models finished before a resume, then the engine's.
+        """
+        with self._lock:
+            trials = list(enumerate(self._trials))
+            restored = sorted(self._restored)
+        if not sort:
+            yield from [self._as_model(self._trials[i]) for i in restored] + list(self.engine.list_models())
+            return
+        done = [t for _, t in trials if t.status == "trained" and t.metric is not None]
+        done.sort(key=lambda t: t.metric, reverse=True)  # type: ignore[arg-type,return-value]
+        for t in done[:limit] if limit is not None else done:
+            yield self._as_model(t)
+
+    def _as_model(self, trial: SubmittedModel) -> ExecutableModelSpace:
+        model = self.model_space.freeze(trial.sample)
+        if trial.metric is not None:
+            model.metrics.final = trial.metric
+        model.status = {"trained": ModelStatus.Trained, "failed": ModelStatus.Failed}.get(
+            trial.status, ModelStatus.Training
+        )
+        return model
+
+    # -- checkpoint ----------------------------------------------------------------
+    def _fingerprint(self) -> str:
+        """What the cached indicator values depend on."""
+        return json.dumps(
+            [list(self.indicators), self.seed, self.mode, self.dataset, self.data_dir, self.overrides],
+            sort_keys=True, default=str,
+        )  # fmt: skip
+
+    def state_dict(self) -> dict[str, Any]:
+        """The strategy's whole state, JSON-serialisable (NNI's JsonSerializer works)."""
+        with self._lock:
+            if self._codec is None:  # never initialised (e.g. NNI saving after a failed start)
+                return dict(self._loaded) if self._loaded is not None else {
+                    "version": STATE_VERSION, "strategy": type(self).__name__, "space": None, "trials": [],
+                }  # fmt: skip
+            codec = self._codec
+            return {
+                "version": STATE_VERSION,
+                "strategy": type(self).__name__,
+                "space": codec.name,
+                "fingerprint": self._fingerprint(),
+                "rng": self._rng.bit_generator.state,
+                "trials": [asdict(t) for t in self._trials],
+                "scores": [[codec.to_sample(a), v] for a, v in self._scores.items()],
+                **self._extra_state(),
+            }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; before or after :meth:`initialize`.
+
+        Trials that were still running when the state was saved are submitted
+        again first; trained ones are never re-submitted.
+        """
+        if state_dict.get("strategy") != type(self).__name__:
+            raise TenasError(
+                f"state of {state_dict.get('strategy')!r} cannot be loaded into {type(self).__name__}"
+            )
+        if self._codec is None:
+            self._loaded = dict(state_dict)
+        else:
+            self._apply_state(state_dict)
+
+    def _apply_state(self, state: Mapping[str, Any]) -> None:
+        codec = self._require_codec()
+        if state.get("space") is None and not state.get("trials"):
+            return  # saved before it ever ran: nothing to restore
+        if state.get("space") != codec.name:
+            raise TenasError(f"state was saved on space {state.get('space')!r}, not {codec.name!r}")
+        with self._lock:
+            self._rng.bit_generator.state = state["rng"]
+            self._trials = [SubmittedModel(**t) for t in state["trials"]]
+            self._archs = [codec.from_sample(t.sample) for t in self._trials]
+            self._running.clear()
+            self._retry = [i for i, t in enumerate(self._trials) if t.status == "running"]
+            self._restored = {i for i, t in enumerate(self._trials) if t.status != "running"}
+            if state.get("fingerprint") == self._fingerprint():
+                self._scores = {codec.from_sample(s): dict(v) for s, v in state["scores"]}
+            else:
+                logger.warning("indicator settings changed since the checkpoint; cached scores dropped")
+                self._scores = {}
+            self._load_extra(state)
+        logger.info("%s restored: %d models submitted before, %d to retry",
+                    type(self).__name__, len(self._trials), len(self._retry))
+
+    # -- helpers ---------------------------------------------------------------------
+    def _score_options(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed, "device": self.device, "dataset": self.dataset,
+            "data_dir": self.data_dir, "mode": self.mode, "overrides": self.overrides or None,
+        }  # fmt: skip
+
+    def _require_codec(self) -> Codec:
+        if self._codec is None:
+            raise RuntimeError(f"{type(self).__name__} is not initialised with a model space yet")
+        return self._codec
+
+    def _budget_left(self) -> bool:
+        with self._lock:
+            fresh = len(self._trials)
+            return self.budget is None or fresh < self.budget or bool(self._retry)
+
+    def _score(self, archs: Sequence[Hashable]) -> list[dict[str, float]]:
+        """Indicator values of ``archs``, scoring only those not cached."""
+        codec = self._require_codec()
+        new = [a for a in dict.fromkeys(archs) if a not in self._scores]
+        if new:
+            values = codec.score(new)
+            for i, a in enumerate(new):
+                self._scores[a] = {n: float(values[n][i]) for n in self.indicators}
+            logger.debug("scored %d architectures (%d cached)", len(new), len(self._scores))
+        return [self._scores[a] for a in archs]
+
+    def _best_by_indicators(self, archs: Sequence[Hashable]) -> int:
+        """Index of the smallest indicator rank sum among ``archs`` (ties: the first)."""
+        rows = self._score(archs)
+        cols = {n: np.array([r[n] for r in rows]) for n in self.indicators}
+        return int(np.argmin(rank_sum(cols, self.higher_is_better, method="min")))
+
+    def _submit(self, arch: Hashable, retry: int | None = None) -> None:
+        codec = self._require_codec()
+        sample = codec.to_sample(arch)
+        model = self.model_space.freeze(sample)
+        with self._lock:
+            values = self._scores.get(arch, {})
+            if retry is None:
+                self._trials.append(SubmittedModel(sample=sample, arch=codec.label(arch), indicators=dict(values)))
+                self._archs.append(arch)
+                index = len(self._trials) - 1
+            else:
+                index = retry
+                self._trials[index].status = "running"
+            self._running[id(model)] = (model, index)
+        logger.info("submit %d: %s", index + 1, codec.label(arch))
+        self.engine.submit_models(model)
+
+    def _on_training_end(self, event: TrainingEndEvent) -> None:
+        with self._lock:
+            entry = self._running.get(id(event.model))
+            if entry is None or entry[0] is not event.model:
+                return  # a model someone else submitted to this engine
+            del self._running[id(event.model)]
+            index = entry[1]
+            trial = self._trials[index]
+            trial.metric = _as_metric(event.model.metric)
+            trial.status = "trained" if event.status == ModelStatus.Trained and trial.metric is not None else "failed"
+        logger.info("model %d %s: metric %s", index + 1, trial.status, trial.metric)
+
+    # -- read-only views ---------------------------------------------------------------
+    @property
+    def submitted(self) -> list[SubmittedModel]:
+        """Every model submitted so far, in order (copies)."""
+        with self._lock:
+            return [SubmittedModel(**asdict(t)) for t in self._trials]
+
+    @property
+    def codec(self) -> Codec:
+        """How this strategy reads the model space (set by :meth:`initialize`)."""
+        return self._require_codec()
+
+    @property
+    def scored(self) -> int:
+        """Distinct architectures scored by the indicators so far (pruning candidates not included)."""
+        return len(self._scores)
+
+    def _ranked_trials(self) -> list[int]:
+        """Trained trials by metric (best first; ties: earlier first)."""
+        trained = [i for i, t in enumerate(self._trials) if t.status == "trained"]
+        return sorted(trained, key=lambda i: (-(self._trials[i].metric or -math.inf), i))
+
+    def extra_repr(self) -> str:
+        return f"indicators={self.indicators}, budget={self.budget}, seed={self.seed}"
+
+
+class TENASPruningStrategy(_TrainingFreeStrategy):
+    """TE-NAS supernet pruning as an NNI strategy, then indicator-guided local search.
+
+    The pruning search runs once, training-free, on our supernet of the space
+    (NNI's NasBench201 or DARTS hub space, detected from its labels); its
+    result is the first model submitted. Each further submission is, among
+    the untried neighbours of the best model trained so far (the pruning
+    result until a better one comes back), the one with the best rank sum of
+    the indicators; when a model's neighbourhood is used up, the next best
+    model's is used.
+
+    Args:
+        indicators: indicator names (TE-NAS: ``ntk`` and ``lr``).
+        budget: models to submit; None submits until the engine's budget
+            (``max_trial_number``) is spent.
+        seed: seeds the pruning and the indicators.
+        dataset, data_dir, device, mode, overrides: as for
+            :func:`tenas_automl.indicators.evaluate`.
+        precision: significant figures of the pruning's relative changes.
+        space: ``"nb201"``/``"darts"`` to insist on a space instead of detecting it.
+    """
+
+    def __init__(
+        self,
+        indicators: Sequence[str] = ("ntk", "lr"),
+        *,
+        budget: int | None = None,
+        seed: int = 0,
+        dataset: str = "cifar10",
+        data_dir: str | None = None,
+        device: str = "auto",
+        mode: str = "paper",
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        precision: int = 3,
+        space: Space | str | None = None,
+    ) -> None:
+        super().__init__(
+            indicators, budget=budget, seed=seed, dataset=dataset, data_dir=data_dir,
+            device=device, mode=mode, overrides=overrides, space=space,
+        )  # fmt: skip
+        self.precision = int(precision)
+        self._origin: Hashable | None = None
+        self.prune_result: dict[str, Any] | None = None
+
+    _needs_space = (
+        "TENASPruningStrategy prunes a supernet, so it needs NNI's NasBench201 or DARTS hub space; "
+        "for another model space use IndicatorEvolutionStrategy with model-agnostic indicators"
+    )
+
+    def _prepare(self) -> None:
+        if self._origin is not None:
+            return
+        from tenas_automl.strategies import get_strategy
+
+        codec = self._require_codec()
+        assert codec.space is not None
+        result = get_strategy(
+            "prune", indicators=self.indicators, seed=self.seed, device=self.device, dataset=self.dataset,
+            data_dir=self.data_dir, mode=self.mode, overrides=self.overrides or None, precision=self.precision,
+        ).search(codec.space)  # fmt: skip
+        self._origin = result.arch
+        self._scores.setdefault(result.arch, {n: float(v) for n, v in result.indicators.items()})
+        self.prune_result = {
+            "arch": result.arch_str, "indicators": result.indicators,
+            "evaluations": result.evaluations, "seconds": result.seconds,
+        }  # fmt: skip
+        logger.info("TE-NAS pruning found %s in %.1f s", result.arch_str, result.seconds)
+
+    def _next(self) -> Hashable | None:
+        codec = self._require_codec()
+        with self._lock:
+            if not self._trials:
+                return self._origin
+            tried = set(self._archs)
+            ranked = self._ranked_trials()
+            others = [i for i in range(len(self._trials)) if i not in ranked and self._trials[i].status == "running"]
+            centres = [self._archs[i] for i in ranked + others] or [self._origin]
+        for centre in centres:
+            candidates = [a for a in codec.neighbours(centre) if a not in tried]
+            if candidates:
+                return candidates[self._best_by_indicators(candidates)]
+        return None
+
+    def _extra_state(self) -> dict[str, Any]:
+        codec = self._require_codec()
+        origin = None if self._origin is None else codec.to_sample(self._origin)
+        return {"origin": origin, "prune_result": self.prune_result}
+
+    def _load_extra(self, state: Mapping[str, Any]) -> None:
+        codec = self._require_codec()
+        self._origin = None if state.get("origin") is None else codec.from_sample(state["origin"])
+        self.prune_result = state.get("prune_result")
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", precision={self.precision}"
+
+
+class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
+    """Aging evolution on returned metrics whose children are screened by indicators.
+
+    First ``screen_size`` random architectures are scored and the ``initial``
+    best by rank sum are submitted. Then, for every further submission, a
+    tournament of ``tournament_size`` among the last ``population_size``
+    trained models picks the parent with the best metric; ``children``
+    distinct untried mutants of it are scored, and the best by rank sum is
+    submitted. Works on NNI's NasBench201 and DARTS hub spaces (our
+    supernets) and on any other NNI model space (frozen models scored with
+    ``ntk``, ``naswot`` or the baselines).
+
+    Args:
+        indicators: indicator names (default ``ntk``, ``lr``; for a custom
+            model space e.g. ``ntk``, ``naswot``).
+        budget: models to submit; None submits until the engine's budget is spent.
+        population_size, tournament_size: aging evolution over trained models.
+        screen_size: random architectures scored before the first submission.
+        children: mutants scored per submission after the initial ones.
+        initial: models submitted from the screening (default: a quarter of
+            ``budget``, at least 1; 5 without a budget).
+        seed, dataset, data_dir, device, mode, overrides, space: as for
+            :class:`TENASPruningStrategy`.
+    """
+
+    def __init__(
+        self,
+        indicators: Sequence[str] = ("ntk", "lr"),
+        *,
+        budget: int | None = None,
+        population_size: int = 10,
+        tournament_size: int = 3,
+        screen_size: int = 64,
+        children: int = 8,
+        initial: int | None = None,
+        seed: int = 0,
+        dataset: str = "cifar10",
+        data_dir: str | None = None,
+        device: str = "auto",
+        mode: str = "paper",
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        space: Space | str | None = None,
+    ) -> None:
+        super().__init__(
+            indicators, budget=budget, seed=seed, dataset=dataset, data_dir=data_dir,
+            device=device, mode=mode, overrides=overrides, space=space,
+        )  # fmt: skip
+        self.population_size = _positive("population_size", population_size)
+        self.tournament_size = _positive("tournament_size", tournament_size)
+        if self.tournament_size > self.population_size:  # type: ignore[operator]
+            raise StrategySettingError(
+                f"tournament_size={tournament_size} must not exceed population_size={population_size}"
+            )
+        self.screen_size = _positive("screen_size", screen_size)
+        self.children = _positive("children", children)
+        default_initial = max(1, (self.budget or 20) // 4)
+        self.initial = _positive("initial", initial if initial is not None else default_initial)
+        self._pool: list[Hashable] | None = None
+
+    def _prepare(self) -> None:
+        if self._pool is not None:
+            return
+        codec = self._require_codec()
+        draws: list[Hashable] = []
+        for _ in range(20 * self.screen_size):  # type: ignore[operator]
+            if len(draws) >= self.screen_size:  # type: ignore[operator]
+                break
+            arch = codec.random(self._rng)
+            if arch not in draws:
+                draws.append(arch)
+        rows = self._score(draws)
+        cols = {n: np.array([r[n] for r in rows]) for n in self.indicators}
+        order = np.argsort(rank_sum(cols, self.higher_is_better, method="min"), kind="stable")
+        self._pool = [draws[i] for i in order[: self.initial]]
+        logger.info("screened %d random architectures; submitting the best %d first", len(draws), len(self._pool))
+
+    def _next(self) -> Hashable | None:
+        codec = self._require_codec()
+        assert self._pool is not None
+        with self._lock:
+            tried = set(self._archs)
+            for arch in self._pool:
+                if arch not in tried:
+                    return arch
+            trained = [i for i, t in enumerate(self._trials) if t.status == "trained"]
+            population = trained[-self.population_size :]  # type: ignore[operator]
+            if population:
+                k = min(self.tournament_size, len(population))  # type: ignore[type-var]
+                pick = self._rng.choice(len(population), size=k, replace=False)
+                contest = [population[int(j)] for j in pick]
+                winner = max(contest, key=lambda i: (self._trials[i].metric, -i))
+                parent = self._archs[winner]
+            else:  # nothing trained yet (concurrent engines): best screened so far
+                parent = self._archs[self._best_by_indicators(self._archs)] if self._archs else self._pool[0]
+        kids: list[Hashable] = []
+        for _ in range(20 * self.children):  # type: ignore[operator]
+            if len(kids) >= self.children:  # type: ignore[operator]
+                break
+            child = codec.mutate(parent, self._rng)
+            if child not in tried and child not in kids:
+                kids.append(child)
+        if not kids:  # the parent's neighbourhood is used up: fall back to fresh random draws
+            for _ in range(20 * self.children):  # type: ignore[operator]
+                child = codec.random(self._rng)
+                if child not in tried and child not in kids:
+                    kids.append(child)
+                if len(kids) >= self.children:  # type: ignore[operator]
+                    break
+        if not kids:
+            return None
+        return kids[self._best_by_indicators(kids)]
+
+    def _extra_state(self) -> dict[str, Any]:
+        codec = self._require_codec()
+        return {"pool": None if self._pool is None else [codec.to_sample(a) for a in self._pool]}
+
+    def _load_extra(self, state: Mapping[str, Any]) -> None:
+        codec = self._require_codec()
+        pool = state.get("pool")
+        self._pool = None if pool is None else [codec.from_sample(s) for s in pool]
+
+    def extra_repr(self) -> str:
+        return (
+            super().extra_repr()
+            + f", population_size={self.population_size}, tournament_size={self.tournament_size}, "
+            f"screen_size={self.screen_size}, children={self.children}, initial={self.initial}"
+        )
