@@ -294,7 +294,8 @@ def run(
                     mode=mode, data_dir=None if data_dir is None else str(data_dir))
         return
     if engine == "nni":
-        _run_nni(space, strategy, dataset, names, seed, str(dev), trials, output, quiet)
+        _run_nni(space, strategy, dataset, names, seed, str(dev), trials, output, quiet,
+                 mode=mode, data_dir=None if data_dir is None else str(data_dir))
         return
 
     from tenas_automl.report import plot_search, run_report
@@ -370,10 +371,10 @@ def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] 
 
 
 def _run_nni(space: str, strategy: str, dataset: str, names: tuple[str, ...] | None, seed: int,
-             device: str, trials: int, output: Path | None, quiet: bool) -> None:
+             device: str, trials: int, output: Path | None, quiet: bool, **extra: Any) -> None:
     from tenas_automl.integrations.nni import run_nni_experiment
 
-    kwargs: dict[str, Any] = {} if names is None else {"indicators": names}
+    kwargs: dict[str, Any] = dict(extra) if names is None else {"indicators": names, **extra}
     result = run_nni_experiment(space, strategy=strategy, budget=trials, seed=seed, dataset=dataset,
                                 device=device, **kwargs)
     doc = result if isinstance(result, dict) else result.to_dict()

@@ -1,0 +1,95 @@
+"""The command line as a user runs it: a subprocess, exit codes, files written."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REF = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+CONTRACT_KEYS = {"space", "strategy", "dataset", "seed", "arch", "indicators", "benchmark",
+                 "search_seconds", "evaluations", "device", "version"}
+
+
+def cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TENAS_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "tenas_automl.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=600, cwd=tmp_path)
+
+
+def test_help_and_list(tmp_path: Path) -> None:
+    assert cli("--help", tmp_path=tmp_path).returncode == 0
+    res = cli("list", "spaces", tmp_path=tmp_path)
+    assert res.returncode == 0 and res.stdout.split() == ["nb201", "darts"]
+    res = cli("list", "indicators", tmp_path=tmp_path)
+    assert res.returncode == 0 and all(n in res.stdout for n in ("ntk", "lr", "gen", "naswot"))
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("list", "things"), "things"),
+        (("run", "--space", "nb202"), "nb202"),
+        (("run", "--strategy", "annealing"), "annealing"),
+        (("run", "--dataset", "mnist"), "mnist"),
+        (("run", "--indicators", "ntk,bogus"), "bogus"),
+        (("run", "--device", "tpu"), "tpu"),
+        (("run", "--budget", "0", "--strategy", "random"), "budget"),
+        (("score", "|nor_conv_3x3~0|+|bad_op~0|none~1|+|none~0|none~1|none~2|"), "bad_op"),
+        (("score", "--archs", "missing.txt"), "missing.txt"),
+        (("run", "--strategy", "random", "--data-dir", "no/such/dir", "--indicators", "params"), "no/such/dir"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_1(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    res = cli(*args, tmp_path=tmp_path)
+    assert res.returncode == 1, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_run_writes_contract_json_and_plot(tmp_path: Path) -> None:
+    out, plot = tmp_path / "res.json", tmp_path / "traj.png"
+    res = cli("run", "--indicators", "lr", "--seed", "1", "--device", "cpu", "--output", str(out),
+              "--plot", str(plot), "--quiet", tmp_path=tmp_path)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text())
+    assert CONTRACT_KEYS <= set(doc)
+    assert doc["space"] == "nb201" and doc["strategy"] == "prune" and doc["device"] == "cpu"
+    assert doc["evaluations"] == 54 and "none" not in doc["arch"]
+    from tenas_automl import get_space
+
+    space = get_space("nb201")
+    arch = space.parse(doc["arch"])
+    assert doc["benchmark"]["cifar10"] == pytest.approx(space.benchmark_accuracy(arch, "cifar10"))
+    assert plot.stat().st_size > 1000
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    again = tmp_path / "again.json"
+    cli("run", "--indicators", "lr", "--seed", "1", "--device", "cpu", "--output", str(again), "--quiet",
+        tmp_path=tmp_path)
+    assert json.loads(again.read_text())["arch"] == doc["arch"]  # same seed, same architecture
+
+
+def test_score_file_to_csv_and_json(tmp_path: Path) -> None:
+    archs = tmp_path / "archs.txt"
+    archs.write_text(f"{REF}\n# a comment\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|\n")
+    for suffix in (".csv", ".json"):
+        out = tmp_path / f"scores{suffix}"
+        res = cli("score", "--archs", str(archs), "--indicators", "params,lr", "--device", "cpu",
+                  "--output", str(out), "--quiet", tmp_path=tmp_path)
+        assert res.returncode == 0, res.stderr
+        if suffix == ".csv":
+            rows = list(csv.DictReader(out.open()))
+            assert list(rows[0]) == ["arch", "params", "params_seconds", "lr", "lr_seconds",
+                                     "acc_cifar10", "acc_cifar100", "acc_ImageNet16-120"]
+        else:
+            rows = json.loads(out.read_text())
+        assert [r["arch"] for r in rows] == [REF, "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"]
+        assert float(rows[0]["params"]) == 802426.0
+        assert float(rows[0]["acc_cifar10"]) > 90
+        assert rows[1]["lr"] in ("", None)  # no path input->output: worst (NaN), written empty
