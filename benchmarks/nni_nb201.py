@@ -76,7 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--overrides", type=json.loads, default=None, help="indicator settings as JSON (beats --preset)")
     p.add_argument("--dataset", default="cifar10", help="benchmark column (and the indicators' images)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: the proxy networks are tiny; more threads mostly add overhead)")
     p.add_argument("--output", default="benchmarks/results/nni_nb201.json")
     return p.parse_args(argv)
 

@@ -15,7 +15,7 @@ Here "training" a model means looking up its NAS-Bench-201 accuracy
 any NNI evaluator (e.g. ``nni.nas.evaluator.pytorch.Classification``) to
 train for real: only ``--budget`` models are submitted.
 
-    python examples/nni_nb201.py --budget 10
+    python examples/nni_nb201.py --budget 10           # about a minute on one CPU core
     python examples/nni_nb201.py --budget 10 --paper   # paper indicator settings (slower)
 """
 
@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import logging
 import tempfile
+
+import torch
 
 from tenas_automl.integrations.nni import (
     IndicatorEvolutionStrategy,
@@ -55,7 +57,10 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=10, help="models submitted to NNI per strategy")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--paper", action="store_true", help="paper indicator settings instead of FAST")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: the proxy networks are tiny, threads only add overhead)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("nni").setLevel(logging.WARNING)
     overrides = None if args.paper else FAST
