@@ -155,7 +155,7 @@ def score(
 ) -> None:
     """Score architectures with training-free indicators."""
     from tenas_automl.device import resolve_device
-    from tenas_automl.scoring import score_many
+    from tenas_automl.scoring import ScoreCache, iter_scores
     from tenas_automl.spaces import get_space
 
     _setup_logging(quiet)
@@ -170,10 +170,11 @@ def score(
     interrupted = False
     with _progress("scoring", quiet) as bar:
         try:
-            for res in score_many(sp, parsed, indicators=list(names), seed=seed, device=str(dev), dataset=dataset,
-                                  data_dir=None if data_dir is None else str(data_dir), mode=mode,
-                                  cache_dir=None if no_cache else cache_dir, use_cache=not no_cache,
-                                  progress=bar):
+            # Streamed, so rows scored before a Ctrl-C are still written.
+            for res in iter_scores(sp, parsed, indicators=list(names), seed=seed, device=str(dev), dataset=dataset,
+                                   data_dir=None if data_dir is None else str(data_dir), mode=mode,
+                                   cache=None if no_cache else ScoreCache(cache_dir), progress=bar,
+                                   total=len(parsed)):
                 rows.append(_score_row(sp, res, names))
         except KeyboardInterrupt:
             interrupted = True
