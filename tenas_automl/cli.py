@@ -83,6 +83,12 @@ def _setup_logging(quiet: bool) -> None:
     )
 
 
+def _set_threads(threads: int | None) -> None:
+    from tenas_automl.device import set_threads  # torch import kept out of `--help`
+
+    set_threads(threads)
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"tenas-automl {__version__}")
@@ -151,6 +157,7 @@ def score(
     output: Optional[Path] = typer.Option(None, help="Write FILE.csv or FILE.json (atomically)."),
     cache_dir: Optional[Path] = typer.Option(None, help="Score cache folder (default: ~/.cache/tenas-automl)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: one per core; use 1 when running several jobs)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but results."),
 ) -> None:
     """Score architectures with training-free indicators."""
@@ -159,6 +166,7 @@ def score(
     from tenas_automl.spaces import get_space
 
     _setup_logging(quiet)
+    _set_threads(threads)
     check_choice("dataset", dataset, DATASETS)
     if output is not None and output.suffix.lower() not in (".csv", ".json"):
         raise TenasError(f"--output {str(output)!r} must end in .csv or .json")
@@ -227,6 +235,7 @@ def correlate(
     output: Optional[Path] = typer.Option(None, help="Write the correlations and scores as JSON."),
     plot: Optional[Path] = typer.Option(None, help="Scatter plot per indicator (PNG)."),
     cache_dir: Optional[Path] = typer.Option(None, help="Score cache folder."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: one per core; use 1 when running several jobs)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but results."),
 ) -> None:
     """Kendall tau and Spearman rho of indicators vs NB201 benchmark accuracy."""
@@ -235,6 +244,7 @@ def correlate(
     from tenas_automl.spaces import get_space
 
     _setup_logging(quiet)
+    _set_threads(threads)
     check_choice("dataset", dataset, DATASETS)
     check_choice("space with a benchmark", space, ("nb201",))
     names = _split(indicators) or ()
@@ -269,6 +279,8 @@ def run(
     data_dir: Optional[Path] = typer.Option(None, help="Folder with the dataset (default: bundled CIFAR-10 sample)."),
     indicators: Optional[str] = typer.Option(None, help="Comma-separated indicators (default: the strategy's)."),
     budget: Optional[int] = typer.Option(None, help="Architectures to score (evolution, random)."),
+    preset: Optional[str] = typer.Option(
+        None, help="prune: paper (default) | fast (NTK on 32 images); evolution: fast (default) | paper."),
     seed: int = typer.Option(0, help="Random seed: same seed, same architecture."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
     mode: str = typer.Option("paper", help="Indicator settings: paper (official code) | clean."),
@@ -278,6 +290,7 @@ def run(
     storage: Optional[str] = typer.Option(None, help="Optuna storage URL, e.g. sqlite:///study.db (engine optuna)."),
     study_name: Optional[str] = typer.Option(None, help="Optuna study name; rerunning resumes it (engine optuna)."),
     trials: int = typer.Option(50, help="Trials (engine optuna) or submitted models (engine nni)."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: one per core; use 1 when running several jobs)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but results."),
 ) -> None:
     """Search a space training-free and report the architecture found."""
@@ -285,11 +298,15 @@ def run(
     from tenas_automl.spaces import get_space
 
     _setup_logging(quiet)
+    _set_threads(threads)
     check_choice("engine", engine, ENGINES)
     check_choice("dataset", dataset, DATASETS)
     dev = resolve_device(device)
     sp = get_space(space)
     names = _split(indicators)
+    if preset is not None and (engine != "native" or strategy not in ("prune", "evolution")):
+        raise TenasError(f"--preset {preset!r} applies to --strategy prune or evolution with --engine native; "
+                         f"got --strategy {strategy} --engine {engine}")
     if engine == "optuna":
         _run_optuna(sp, strategy, dataset, names, seed, str(dev), storage, study_name, trials, output, quiet,
                     mode=mode, data_dir=None if data_dir is None else str(data_dir))
@@ -306,6 +323,7 @@ def run(
         searcher = get_strategy(
             strategy, indicators=names, budget=budget, seed=seed, device=str(dev), dataset=dataset,
             data_dir=None if data_dir is None else str(data_dir), mode=mode, progress=bar,
+            **({} if preset is None else {"preset": preset}),
         )
         result = searcher.search(sp)
     doc = run_report(result, sp, dev)

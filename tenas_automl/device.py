@@ -23,3 +23,19 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
         raise TenasError("device 'cuda' requested but CUDA is not available; use --device cpu or auto")
     return torch.device(device)
+
+
+def set_threads(threads: int | None) -> None:
+    """Set torch's CPU threads; ``None`` keeps torch's default (one per core).
+
+    The scoring networks are tiny, so when several searches share a machine
+    (parallel benchmark runs, NNI trials, Optuna ``n_jobs``) one thread each
+    is much faster than oversubscribed cores.
+    """
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        from tenas_automl.errors import TenasError
+
+        raise TenasError(f"threads must be a positive integer, got {threads!r}")
+    torch.set_num_threads(threads)

@@ -43,6 +43,9 @@ def test_help_and_list(tmp_path: Path) -> None:
         (("score", "|nor_conv_3x3~0|+|bad_op~0|none~1|+|none~0|none~1|none~2|"), "bad_op"),
         (("score", "--archs", "missing.txt"), "missing.txt"),
         (("run", "--strategy", "random", "--data-dir", "no/such/dir", "--indicators", "params"), "no/such/dir"),
+        (("run", "--threads", "0"), "threads"),
+        (("run", "--preset", "turbo"), "turbo"),
+        (("run", "--strategy", "random", "--preset", "fast"), "--preset"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_1(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from tenas_automl.indicators._nn import batch_jacobian, per_sample_jacobian, weight_parameters
+from tenas_automl.indicators._nn import batch_jacobian, jacobian, per_sample_jacobian, weight_parameters
 from tenas_automl.indicators.baselines import count_size, jacov_from_jacobian, synflow_score
 from tenas_automl.indicators.gen import centred_one_hot, kernel_regression_error
 from tenas_automl.indicators.linear_regions import activation_codes, count_distinct, pack_codes
@@ -58,6 +58,17 @@ def test_batched_jacobian_equals_per_sample_loop_in_train_mode() -> None:
     # Train-mode BN couples the batch: a sample's row is not its single-sample gradient.
     alone = per_sample_jacobian(model, x[:2], params)
     assert not torch.allclose(alone[0], slow[0], atol=1e-4)
+
+
+def test_channels_last_layout_changes_only_float_noise() -> None:
+    torch.manual_seed(2)
+    model = _conv_bn_net().train()
+    x = torch.randn(12, 3, 8, 8)
+    params = weight_parameters(model)
+    plain, out_plain = jacobian(model, x, params, "loop", "contiguous")
+    fast, out_fast = jacobian(model, x, params, "loop", "channels_last")
+    torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(out_fast, out_plain, rtol=1e-4, atol=1e-5)
 
 
 def test_condition_number_modes() -> None:

@@ -153,6 +153,18 @@ def test_prune_paper_settings_reach_the_rounds_only(nb201: Space) -> None:
     assert all(k["overrides"] is None and k["mode"] == "clean" for k in fake.kwargs)
 
 
+def test_prune_fast_preset_shrinks_the_nb201_ntk_batch_and_user_overrides_win(nb201: Space) -> None:
+    fake = FakeEvaluator()
+    get_strategy("prune", evaluator=fake, preset="fast").search(nb201)
+    assert fake.kwargs[0]["overrides"] == {"ntk": {"resample": "data", "batch_size": 32}}
+    fake = FakeEvaluator()
+    get_strategy("prune", evaluator=fake, preset="fast", mode="clean",
+                 overrides={"ntk": {"batch_size": 16}}).search(nb201)
+    assert fake.kwargs[0]["overrides"] == {"ntk": {"batch_size": 16}}
+    with pytest.raises(UnknownNameError, match="turbo"):
+        get_strategy("prune", preset="turbo")
+
+
 def test_prune_nan_ranks_least_prunable(nb201: Space, caplog: pytest.LogCaptureFixture) -> None:
     # Removing skip_connect from edge 0 gives NaN: it must be kept there.
     fake = FakeEvaluator(nan_if=lambda mask: "skip_connect" not in mask[0])

@@ -41,7 +41,7 @@ reduction cell, stem multiplier 1; NTK batch 14, 24 on ImageNet).
 from __future__ import annotations
 
 from tenas_automl.indicators.aggregate import rank, rank_sum
-from tenas_automl.indicators.base import MODES, Context, Indicator, NetSettings, Settings
+from tenas_automl.indicators.base import MODES, Context, Indicator, JacobianSettings, NetSettings, Settings
 from tenas_automl.indicators.registry import INDICATORS, get_indicator, higher_is_better, list_indicators
 from tenas_automl.indicators.runner import evaluate, make_context, score_in_context
 
@@ -50,6 +50,7 @@ __all__ = [
     "MODES",
     "Context",
     "Indicator",
+    "JacobianSettings",
     "NetSettings",
     "Settings",
     "evaluate",

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from tenas_automl.indicators._nn import is_constant, jacobian, weight_parameters
-from tenas_automl.indicators.base import DARTS_TINY, Context, Indicator, NetSettings, repeat_indices
+from tenas_automl.indicators.base import DARTS_TINY, Context, Indicator, JacobianSettings, repeat_indices
 from tenas_automl.spaces.base import Mask, Space, Supernet
 
 
@@ -71,7 +71,7 @@ def gen_parameters(net: Supernet, mode: str) -> list[nn.Parameter]:
 
 
 @dataclass(frozen=True)
-class GenSettings(NetSettings):
+class GenSettings(JacobianSettings):
     """Generalization-indicator settings; defaults are TEG-NAS's NB201 ones."""
 
     width: int = 3
@@ -81,8 +81,6 @@ class GenSettings(NetSettings):
     repeats: int = 3
     augment: bool = True
     resample: str = "weights"
-    #: How the Jacobian is computed: ``auto``, ``batched`` or ``loop`` (same values).
-    jacobian: str = "auto"
 
 
 class Gen(Indicator):
@@ -109,10 +107,10 @@ class Gen(Indicator):
             params = gen_parameters(net, mode)
             for k, mask in enumerate(masks):
                 net.set_mask(mask)
-                jx, out = jacobian(net, x, params, s.jacobian)
+                jx, out = jacobian(net, x, params, s.jacobian, s.layout)
                 if is_constant(out):
                     continue
-                jt, _ = jacobian(net, t, params, s.jacobian)
+                jt, _ = jacobian(net, t, params, s.jacobian, s.layout)
                 if jx.shape[1] < jx.shape[0]:
                     continue  # fewer weights than images: Theta_xx is singular
                 jx64, jt64 = jx.to(torch.float64), jt.to(torch.float64)

@@ -26,7 +26,7 @@ import torch
 
 from tenas_automl.indicators._nn import is_constant, jacobian, weight_parameters
 from tenas_automl.data import ImageData
-from tenas_automl.indicators.base import DARTS_TINY, Context, Indicator, NetSettings, repeat_indices
+from tenas_automl.indicators.base import DARTS_TINY, Context, Indicator, JacobianSettings, repeat_indices
 from tenas_automl.spaces.base import Mask, Space
 
 #: What the official code puts in place of a NaN condition number.
@@ -61,7 +61,7 @@ def condition_number(theta: torch.Tensor, mode: str = "paper") -> float:
 
 
 @dataclass(frozen=True)
-class NTKSettings(NetSettings):
+class NTKSettings(JacobianSettings):
     """NTK settings; defaults are TE-NAS's NB201 ones."""
 
     width: int = 3
@@ -70,8 +70,6 @@ class NTKSettings(NetSettings):
     repeats: int = 3
     augment: bool = True
     resample: str = "weights"
-    #: How the Jacobian is computed: ``auto``, ``batched`` or ``loop`` (same values).
-    jacobian: str = "auto"
 
 
 class NTK(Indicator):
@@ -102,7 +100,7 @@ class NTK(Indicator):
             params = weight_parameters(net)
             for k, mask in enumerate(masks):
                 net.set_mask(mask)
-                jac, out = jacobian(net, x, params, s.jacobian)
+                jac, out = jacobian(net, x, params, s.jacobian, s.layout)
                 if is_constant(out):
                     continue  # no path input -> output: NaN, ranked last
                 values[r, k] = condition_number(ntk_matrix(jac), mode)

@@ -19,7 +19,7 @@ from tenas_automl.strategies.base import (
     SearchStrategy,
 )
 from tenas_automl.strategies.evolution import EVOLUTION_PRESETS, RandomSearch, RegularizedEvolution
-from tenas_automl.strategies.prune import PruneStrategy
+from tenas_automl.strategies.prune import PRUNE_PRESETS, PruneStrategy
 
 STRATEGIES = ("prune", "evolution", "random")
 
@@ -38,6 +38,7 @@ def get_strategy(name: str, **kwargs: Any) -> SearchStrategy:
 
 __all__ = [
     "EVOLUTION_PRESETS",
+    "PRUNE_PRESETS",
     "STRATEGIES",
     "Evaluator",
     "ProgressFn",

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from tenas_automl.errors import check_choice
 from tenas_automl.spaces.base import Mask, Space
 from tenas_automl.strategies.base import SearchState, SearchStrategy
 from tenas_automl.strategies.ranking import dense_rank
@@ -44,10 +45,22 @@ def _without(mask: Mask, removal: Removal) -> Mask:
     return mask[:edge] + (ops,) + mask[edge + 1 :]
 
 
+#: Pruning presets: indicator settings of the rounds, per space. ``paper`` is
+#: TE-NAS's; ``fast`` scores the NB201 NTK on 32 images instead of 72: the
+#: exact batch Jacobian costs B backward passes over a batch of B, so this is
+#: about 5-10x cheaper on a CPU (see benchmarks/README.md for its accuracy).
+PRUNE_PRESETS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
+    "paper": {},
+    "fast": {"nb201": {"ntk": {"batch_size": 32}}},
+}
+
+
 class PruneStrategy(SearchStrategy):
     """TE-NAS pruning-by-importance; ``budget`` is not used.
 
     Args:
+        preset: ``"paper"`` (TE-NAS's settings) or ``"fast"`` (NB201 NTK on 32
+            images; see :data:`PRUNE_PRESETS`); ``overrides`` win over both.
         precision: decimals/significant figures the relative changes are
             rounded to before ranking (TE-NAS: 3), so that noise-level
             differences tie.
@@ -66,8 +79,10 @@ class PruneStrategy(SearchStrategy):
         "darts": {"ntk": {"resample": "data", "batch_size": 14}},
     }
 
-    def __init__(self, *, precision: int = 3, **kwargs: Any) -> None:
+    def __init__(self, *, preset: str = "paper", precision: int = 3, **kwargs: Any) -> None:
+        check_choice("prune preset", preset, PRUNE_PRESETS)
         super().__init__(**kwargs)
+        self.preset = preset
         if self.budget is not None:
             logger.warning("prune has a fixed cost; budget=%d is ignored", self.budget)
         self.precision = int(precision)
@@ -81,6 +96,9 @@ class PruneStrategy(SearchStrategy):
             for name, settings in self.PAPER_OVERRIDES.get(space.name, {}).items():
                 if name in self.indicators:
                     merged[name] = dict(settings)
+        for name, settings in PRUNE_PRESETS[self.preset].get(space.name, {}).items():
+            if name in self.indicators:
+                merged[name] = {**merged.get(name, {}), **settings}
         for name, settings in (self.overrides or {}).items():
             merged[name] = {**merged.get(name, {}), **settings}
         return merged or None
