@@ -55,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--darts-seeds", type=int, default=0, help="also prune DARTS this many times")
     p.add_argument("--output", default="benchmarks/results/search.json")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--workers", type=int, default=1, help="processes scoring each round's candidates (default 1)")
     return p.parse_args(argv)
 
 
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs += [("darts", "prune", seed) for seed in range(args.first_seed, args.first_seed + args.darts_seeds)]
     for space_name, strategy, seed in jobs:
         space = get_space(space_name)
-        kw: dict[str, Any] = {"seed": seed, "dataset": args.dataset, "data_dir": args.data_dir,
+        kw: dict[str, Any] = {"seed": seed, "dataset": args.dataset, "data_dir": args.data_dir, "workers": args.workers,
                               "device": args.device, "indicators": indicators, "overrides": args.overrides}
         if strategy != "prune":
             kw["budget"] = args.budget

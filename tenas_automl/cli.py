@@ -89,6 +89,16 @@ def _set_threads(threads: int | None) -> None:
     set_threads(threads)
 
 
+def _workers(workers: int | None, device: Any) -> int:
+    if workers is None:
+        from tenas_automl.indicators.parallel import default_workers
+
+        return default_workers() if device.type == "cpu" else 1
+    if workers < 1:
+        raise TenasError(f"--workers must be a positive integer, got {workers}")
+    return workers
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"tenas-automl {__version__}")
@@ -290,6 +300,8 @@ def run(
     storage: Optional[str] = typer.Option(None, help="Optuna storage URL, e.g. sqlite:///study.db (engine optuna)."),
     study_name: Optional[str] = typer.Option(None, help="Optuna study name; rerunning resumes it (engine optuna)."),
     trials: int = typer.Option(50, help="Trials (engine optuna) or submitted models (engine nni)."),
+    workers: Optional[int] = typer.Option(
+        None, help="CPU processes scoring candidates in parallel, same results (default: one per core on CPU)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: one per core; use 1 when running several jobs)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but results."),
 ) -> None:
@@ -323,7 +335,7 @@ def run(
         searcher = get_strategy(
             strategy, indicators=names, budget=budget, seed=seed, device=str(dev), dataset=dataset,
             data_dir=None if data_dir is None else str(data_dir), mode=mode, progress=bar,
-            **({} if preset is None else {"preset": preset}),
+            workers=_workers(workers, dev), **({} if preset is None else {"preset": preset}),
         )
         result = searcher.search(sp)
     doc = run_report(result, sp, dev)

@@ -44,6 +44,7 @@ def test_help_and_list(tmp_path: Path) -> None:
         (("score", "--archs", "missing.txt"), "missing.txt"),
         (("run", "--strategy", "random", "--data-dir", "no/such/dir", "--indicators", "params"), "no/such/dir"),
         (("run", "--threads", "0"), "threads"),
+        (("run", "--workers", "0"), "workers"),
         (("run", "--preset", "turbo"), "turbo"),
         (("run", "--strategy", "random", "--preset", "fast"), "--preset"),
     ],

@@ -127,6 +127,21 @@ def test_pruning_call_scores_multi_op_masks(space) -> None:
     assert np.isfinite(out["ntk"]).all() and np.isfinite(out["lr"]).all()
 
 
+def test_worker_processes_give_the_serial_numbers(space, caplog) -> None:
+    full = space.full_mask()
+    subs = [full[:e] + (tuple(o for o in full[e] if o != op),) + full[e + 1 :] for e in (0, 5) for op in full[e]]
+    ms = [full, *subs, *masks(space, CUT)]
+    names = ["ntk", "lr", "naswot"]
+    serial = evaluate(space, ms, names, seed=5, device="cpu", overrides=SMALL)
+    with caplog.at_level(logging.WARNING, logger="tenas_automl.indicators.runner"):
+        parallel = evaluate(space, ms, names, seed=5, device="cpu", overrides=SMALL, workers=2)
+    for name in names:
+        np.testing.assert_array_equal(parallel[name], serial[name])
+    assert "non-finite" in caplog.text  # the cut-off cell, reported by the parent process
+    with pytest.raises(TenasError, match="workers"):
+        evaluate(space, ms, names, workers=0)
+
+
 def test_repeats_resample_weights_or_data(space) -> None:
     ms = masks(space, REFERENCE)
     base = {"batch_size": 8, "repeats": 1}

@@ -84,13 +84,17 @@ def score_in_context(ctx: Context, indicator: Indicator, masks: Sequence[Mask]) 
     if not masks:
         return np.zeros(0)
     values = np.asarray(indicator.score_masks(ctx.space, masks, ctx), dtype=float)
+    _warn_non_finite(indicator.name, values)
+    return values
+
+
+def _warn_non_finite(name: str, values: np.ndarray) -> None:
     bad = ~np.isfinite(values)
     if bad.any():
         logger.warning(
             "%s: %d of %d masks scored non-finite (%s); they rank last",
-            indicator.name, int(bad.sum()), len(masks), ", ".join(sorted({str(v) for v in values[bad]})),
+            name, int(bad.sum()), len(values), ", ".join(sorted({str(v) for v in values[bad]})),
         )
-    return values
 
 
 def evaluate(
@@ -105,6 +109,7 @@ def evaluate(
     data_dir: str | None = None,
     mode: str = "paper",
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    workers: int = 1,
 ) -> dict[str, np.ndarray]:
     """Score every mask with every indicator: ``{name: array of one float per mask}``.
 
@@ -118,10 +123,22 @@ def evaluate(
     indicator name to settings, e.g. ``{"ntk": {"batch_size": 16, "repeats": 1}}``.
     Non-finite values (NaN for masks without a path from input to output, inf
     for a singular kernel) are logged as a warning; rank them with
-    :func:`~tenas_automl.indicators.rank`, which puts them last.
+    :func:`~tenas_automl.indicators.rank`, which puts them last. ``workers``
+    > 1 deals the masks to that many CPU processes (same numbers; see
+    :mod:`~tenas_automl.indicators.parallel`); ignored on CUDA.
     """
     indicators = resolve_indicators(names, overrides)
     masks = _check_masks(space, masks)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise TenasError(f"workers must be a positive integer, got {workers!r}")
+    if workers > 1 and len(masks) > 1 and resolve_device(device).type == "cpu":
+        from tenas_automl.indicators.parallel import evaluate_parallel
+
+        kwargs = dict(seed=seed, device="cpu", data=data, dataset=dataset, data_dir=data_dir, mode=mode)
+        values = evaluate_parallel(space, masks, indicators, workers, kwargs)
+        for name, v in values.items():
+            _warn_non_finite(name, v)
+        return values
     ctx = make_context(
         space, seed=seed, device=device, data=data, dataset=dataset, data_dir=data_dir, mode=mode
     )

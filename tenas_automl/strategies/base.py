@@ -133,6 +133,8 @@ class SearchStrategy(ABC):
         evaluator: a callable with the signature of
             :func:`tenas_automl.indicators.evaluate` (default: that function).
         progress: ``progress(done, total, info)`` after each batch of scorings.
+        workers: CPU processes that share each batch of scorings (same
+            results; passed to the evaluator only when > 1).
     """
 
     name: ClassVar[str]
@@ -150,6 +152,7 @@ class SearchStrategy(ABC):
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
         evaluator: Evaluator | None = None,
         progress: ProgressFn | None = None,
+        workers: int = 1,
     ) -> None:
         self.indicators = tuple(indicators) if indicators is not None else self.default_indicators
         if not self.indicators:
@@ -166,6 +169,9 @@ class SearchStrategy(ABC):
         self.overrides = overrides
         self.evaluator: Evaluator = evaluator or default_evaluator
         self.progress = progress
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise SearchSettingError(f"workers must be a positive integer, got {workers!r}")
+        self.workers = int(workers)
 
     # -- the public entry ---------------------------------------------------
     def search(self, space: Space) -> SearchResult:
@@ -227,6 +233,7 @@ class SearchStrategy(ABC):
             data_dir=self.data_dir,
             mode=self.mode,
             overrides=self.overrides if overrides is None else overrides,
+            **({"workers": self.workers} if self.workers > 1 else {}),
         )
         out = {n: np.asarray(raw[n], dtype=float).reshape(-1) for n in self.indicators}
         for n, v in out.items():
