@@ -30,6 +30,13 @@ err = Console(stderr=True)
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
 
+# Options shared by several commands (Typer reads them as metadata, so one object serves all).
+DEVICE_OPT = typer.Option("auto", help="auto | cpu | cuda.")
+DATA_DIR_OPT = typer.Option(None, help="Folder with the dataset (default: bundled CIFAR-10 sample).")
+MODE_OPT = typer.Option("paper", help="Indicator settings: paper (official code) | clean.")
+THREADS_OPT = typer.Option(None, help="CPU threads for torch (default: one per core; use 1 when running several jobs).")
+QUIET_OPT = typer.Option(False, "--quiet", "-q", help="Print nothing but results.")
+
 def _split(names: str | None) -> tuple[str, ...] | None:
     if names is None:
         return None
@@ -83,10 +90,13 @@ def _setup_logging(quiet: bool) -> None:
     )
 
 
-def _set_threads(threads: int | None) -> None:
+def _setup(quiet: bool, threads: int | None, dataset: str) -> None:
+    """What every scoring command does first: logging, torch threads, a valid dataset."""
     from tenas_automl.device import set_threads  # torch import kept out of `--help`
 
+    _setup_logging(quiet)
     set_threads(threads)
+    check_choice("dataset", dataset, DATASETS)
 
 
 def _workers(workers: int | None, device: Any) -> int:
@@ -160,24 +170,22 @@ def score(
     space: str = typer.Option("nb201", help="Search space: nb201 | darts."),
     indicators: str = typer.Option("ntk,lr", help="Comma-separated indicators (see `list indicators`)."),
     seed: int = typer.Option(0, help="Random seed of weights and batches."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda."),
+    device: str = DEVICE_OPT,
     dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | ImageNet16-120."),
-    data_dir: Optional[Path] = typer.Option(None, help="Folder with the dataset (default: bundled CIFAR-10 sample)."),
-    mode: str = typer.Option("paper", help="paper | clean."),
+    data_dir: Optional[Path] = DATA_DIR_OPT,
+    mode: str = MODE_OPT,
     output: Optional[Path] = typer.Option(None, help="Write FILE.csv or FILE.json (atomically)."),
     cache_dir: Optional[Path] = typer.Option(None, help="Score cache folder (default: ~/.cache/tenas-automl)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache."),
-    threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: one per core; use 1 when running several jobs)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but results."),
+    threads: Optional[int] = THREADS_OPT,
+    quiet: bool = QUIET_OPT,
 ) -> None:
     """Score architectures with training-free indicators."""
     from tenas_automl.device import resolve_device
     from tenas_automl.scoring import ScoreCache, iter_scores
     from tenas_automl.spaces import get_space
 
-    _setup_logging(quiet)
-    _set_threads(threads)
-    check_choice("dataset", dataset, DATASETS)
+    _setup(quiet, threads, dataset)
     if output is not None and output.suffix.lower() not in (".csv", ".json"):
         raise TenasError(f"--output {str(output)!r} must end in .csv or .json")
     sp = get_space(space)
@@ -238,24 +246,22 @@ def correlate(
     sample: int = typer.Option(200, help="Architectures to score (seeded sample; 15625 = all of NB201)."),
     indicators: str = typer.Option("ntk,lr", help="Comma-separated indicators."),
     seed: int = typer.Option(0, help="Seed of the sample, weights and batches."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda."),
+    device: str = DEVICE_OPT,
     dataset: str = typer.Option("cifar10", help="Images to score on: cifar10 | cifar100 | ImageNet16-120."),
-    data_dir: Optional[Path] = typer.Option(None, help="Folder with the dataset (default: bundled CIFAR-10 sample)."),
-    mode: str = typer.Option("paper", help="paper | clean."),
+    data_dir: Optional[Path] = DATA_DIR_OPT,
+    mode: str = MODE_OPT,
     output: Optional[Path] = typer.Option(None, help="Write the correlations and scores as JSON."),
     plot: Optional[Path] = typer.Option(None, help="Scatter plot per indicator (PNG)."),
     cache_dir: Optional[Path] = typer.Option(None, help="Score cache folder."),
-    threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: one per core; use 1 when running several jobs)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but results."),
+    threads: Optional[int] = THREADS_OPT,
+    quiet: bool = QUIET_OPT,
 ) -> None:
     """Kendall tau and Spearman rho of indicators vs NB201 benchmark accuracy."""
     from tenas_automl.analysis import correlate_sample, plot_scatter
     from tenas_automl.device import resolve_device
     from tenas_automl.spaces import get_space
 
-    _setup_logging(quiet)
-    _set_threads(threads)
-    check_choice("dataset", dataset, DATASETS)
+    _setup(quiet, threads, dataset)
     check_choice("space with a benchmark", space, ("nb201",))
     names = _split(indicators) or ()
     sp = get_space(space)
@@ -286,14 +292,14 @@ def run(
     space: str = typer.Option("nb201", help="Search space: nb201 | darts."),
     strategy: str = typer.Option("prune", help="prune (TE-NAS) | evolution (TEG-NAS) | random (NASWOT)."),
     dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | ImageNet16-120."),
-    data_dir: Optional[Path] = typer.Option(None, help="Folder with the dataset (default: bundled CIFAR-10 sample)."),
+    data_dir: Optional[Path] = DATA_DIR_OPT,
     indicators: Optional[str] = typer.Option(None, help="Comma-separated indicators (default: the strategy's)."),
     budget: Optional[int] = typer.Option(None, help="Architectures to score (evolution, random)."),
     preset: Optional[str] = typer.Option(
         None, help="prune: paper (default) | fast (NTK on 32 images); evolution: fast (default) | paper."),
     seed: int = typer.Option(0, help="Random seed: same seed, same architecture."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda."),
-    mode: str = typer.Option("paper", help="Indicator settings: paper (official code) | clean."),
+    device: str = DEVICE_OPT,
+    mode: str = MODE_OPT,
     output: Optional[Path] = typer.Option(None, help="Write the result JSON here (atomically)."),
     plot: Optional[Path] = typer.Option(None, help="Draw the search trajectory to this PNG."),
     engine: str = typer.Option("native", help="native | optuna | nni."),
@@ -302,17 +308,15 @@ def run(
     trials: int = typer.Option(50, help="Trials (engine optuna) or submitted models (engine nni)."),
     workers: Optional[int] = typer.Option(
         None, help="CPU processes scoring candidates in parallel, same results (default: one per core on CPU)."),
-    threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: one per core; use 1 when running several jobs)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but results."),
+    threads: Optional[int] = THREADS_OPT,
+    quiet: bool = QUIET_OPT,
 ) -> None:
     """Search a space training-free and report the architecture found."""
     from tenas_automl.device import resolve_device
     from tenas_automl.spaces import get_space
 
-    _setup_logging(quiet)
-    _set_threads(threads)
+    _setup(quiet, threads, dataset)
     check_choice("engine", engine, ENGINES)
-    check_choice("dataset", dataset, DATASETS)
     dev = resolve_device(device)
     sp = get_space(space)
     names = _split(indicators)
