@@ -7,7 +7,7 @@ The genotype comes from a search result (``tenas-automl run --space darts
 here is a plain training loop.
 
 Quick check on a laptop CPU (bundled 1,000-image CIFAR-10 sample, a small
-8-cell network at 16 channels, 60 steps, about a minute)::
+8-cell network at 16 channels, 62 steps, a couple of minutes)::
 
     python examples/train_darts_genotype.py --genotype darts_v2
 
