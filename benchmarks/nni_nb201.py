@@ -27,16 +27,15 @@ import argparse
 import json
 import logging
 import math
-import platform
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from _common import best_after, load_runs  # benchmarks/_common.py
+from _common import parse_checkpoints, parse_methods, print_best_table, run_pending, write_results
 
-from tenas_automl import __version__
-from tenas_automl._io import atomic_write_json
 from tenas_automl.integrations.nni import (
     IndicatorEvolutionStrategy,
     TENASPruningStrategy,
@@ -121,19 +120,6 @@ def run_one(method: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     return record
 
 
-def best_after(values: list[float | None], k: int) -> float | None:
-    kept = [v for v in values[:k] if v is not None]
-    return max(kept) if kept else None
-
-
-def _ms(xs: list[float | None]) -> str:
-    ys = [x for x in xs if x is not None and math.isfinite(x)]
-    if not ys:
-        return "-"
-    sd = statistics.stdev(ys) if len(ys) > 1 else 0.0
-    return f"{statistics.fmean(ys):.2f} ± {sd:.2f}"
-
-
 def summarize(runs: list[dict[str, Any]], checkpoints: list[int]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for method in METHODS:
@@ -150,10 +136,7 @@ def summarize(runs: list[dict[str, Any]], checkpoints: list[int]) -> dict[str, A
 
 
 def print_table(summary: dict[str, Any], checkpoints: list[int]) -> None:
-    print(f"{'method':<21}" + "".join(f"{'best@' + str(k):>17}" for k in checkpoints) + f"{'time/run':>11}")
-    for method, row in summary.items():
-        cells = "".join(f"{_ms(row[f'best@{k}']) if f'best@{k}' in row else '':>17}" for k in checkpoints)
-        print(f"{method:<21}{cells}{row['median_seconds']:>10.1f}s")
+    print_best_table(summary, checkpoints, method_width=21, time_width=10)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -163,36 +146,24 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    for m in methods:
-        if m not in METHODS:
-            raise SystemExit(f"unknown method {m!r}; allowed: {', '.join(METHODS)}")
-    checkpoints = sorted({int(k) for k in args.checkpoints.split(",")})
+    methods = parse_methods(args.methods, METHODS)
+    checkpoints = parse_checkpoints(args.checkpoints)
     nb201 = get_space("nb201")
     out = Path(args.output)
     config = {k: getattr(args, k) for k in ("budget", "baseline_budget", "indicators", "preset", "overrides", "dataset")}
-    runs: list[dict[str, Any]] = []
-    if out.exists():
-        old = json.loads(out.read_text())
-        if old.get("config") == config:
-            runs = old.get("runs", [])
-            log.info("resuming: %d finished runs in %s", len(runs), out)
-    done = {(r["method"], r["seed"]) for r in runs}
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        for method in methods:
-            if (method, seed) in done:
-                continue
-            record = run_one(method, seed, args)
-            runs.append(record)
-            log.info("%s seed %d: best %.2f of %d models in %.1f s", method, seed,
-                     best_after(record["values"], record["budget"]) or math.nan, len(record["values"]),
-                     record["seconds"])  # fmt: skip
-            atomic_write_json(out, {
-                "benchmark": "nni_nb201", "version": __version__, "nni": nni.__version__,
-                "torch": torch.__version__, "python": platform.python_version(), "config": config,
-                "checkpoints": checkpoints, "space_best": nb201.best_accuracy(args.dataset),
-                "runs": runs, "summary": summarize(runs, checkpoints),
-            })  # fmt: skip
+    runs = load_runs(out, config, "runs", log)
+
+    def after(record: dict[str, Any]) -> None:
+        log.info("%s seed %d: best %.2f of %d models in %.1f s", record["method"], record["seed"],
+                 best_after(record["values"], record["budget"]) or math.nan, len(record["values"]),
+                 record["seconds"])  # fmt: skip
+        write_results(
+            out, "nni_nb201", {"nni": nni.__version__}, config=config, checkpoints=checkpoints,
+            space_best=nb201.best_accuracy(args.dataset), runs=runs, summary=summarize(runs, checkpoints),
+        )  # fmt: skip
+
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    run_pending(runs, seeds, methods, lambda method, seed: run_one(method, seed, args), after)
     print(f"NB201 {args.dataset}: best benchmark accuracy (%) among the first k models submitted, mean ± std "
           f"over seeds (space best {nb201.best_accuracy(args.dataset):.2f}); indicators {args.indicators}, "
           f"preset {args.preset}")

@@ -26,7 +26,6 @@ import argparse
 import json
 import logging
 import math
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -34,9 +33,10 @@ from typing import Any
 
 import optuna
 import torch
+from _common import best_after, load_runs, mean_std  # benchmarks/_common.py
+from _common import parse_checkpoints, parse_methods, print_best_table, run_pending, write_results
 
-from tenas_automl import __version__, get_space
-from tenas_automl._io import atomic_write_json
+from tenas_automl import get_space
 from tenas_automl.integrations.optuna import (
     PRUNED_ATTR,
     TrainingFreePruner,
@@ -113,19 +113,6 @@ def run_study(space: Space, method: str, seed: int, trials: int, args: argparse.
     return record
 
 
-def best_after(values: list[float | None], k: int) -> float | None:
-    kept = [v for v in values[:k] if v is not None]
-    return max(kept) if kept else None
-
-
-def _ms(xs: list[float]) -> str:
-    xs = [x for x in xs if x is not None and math.isfinite(x)]
-    if not xs:
-        return "-"
-    sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
-    return f"{statistics.fmean(xs):.2f} ± {sd:.2f}"
-
-
 def summarize(runs: list[dict[str, Any]], checkpoints: list[int]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for method in METHODS:
@@ -144,17 +131,13 @@ def summarize(runs: list[dict[str, Any]], checkpoints: list[int]) -> dict[str, A
 
 
 def print_table(summary: dict[str, Any], checkpoints: list[int]) -> None:
-    head = f"{'method':<15}" + "".join(f"{'best@' + str(k):>17}" for k in checkpoints) + f"{'time/run':>10}"
-    print(head)
-    for method, row in summary.items():
-        cells = "".join(f"{_ms(row[f'best@{k}']):>17}" for k in checkpoints)
-        print(f"{method:<15}{cells}{row['median_seconds']:>9.1f}s")
+    print_best_table(summary, checkpoints, method_width=15, time_width=9)
     row = summary.get("random+pruner")
     if row:
         print("\nrandom+pruner: fraction pruned before training / best kept / best of all proposed")
         for k in checkpoints:
             frac = statistics.fmean(row[f"pruned@{k}"])
-            kept, every = _ms(row[f"best@{k}"]), _ms(row[f"all@{k}"])
+            kept, every = mean_std(row[f"best@{k}"]), mean_std(row[f"all@{k}"])
             print(f"  after {k:>4} trials: pruned {frac:5.1%}   kept {kept}   all {every}")
 
 
@@ -166,36 +149,24 @@ def main(argv: list[str] | None = None) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    for m in methods:
-        if m not in METHODS:
-            raise SystemExit(f"unknown method {m!r}; allowed: {', '.join(METHODS)}")
-    checkpoints = sorted({int(k) for k in args.checkpoints.split(",")})
+    methods = parse_methods(args.methods, METHODS)
+    checkpoints = parse_checkpoints(args.checkpoints)
     trials = checkpoints[-1]
     space = get_space("nb201")
     out = Path(args.output)
     config = {k: getattr(args, k) for k in ("indicators", "overrides", "candidates", "percentile", "warmup", "dataset")}
-    runs: list[dict[str, Any]] = []
-    if out.exists():
-        old = json.loads(out.read_text())
-        if old.get("config") == config:
-            runs = [r for r in old.get("runs", []) if r["trials"] >= trials]
-            log.info("resuming: %d finished studies in %s", len(runs), out)
-    done = {(r["method"], r["seed"]) for r in runs}
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        for method in methods:
-            if (method, seed) in done:
-                continue
-            record = run_study(space, method, seed, trials, args)
-            runs.append(record)
-            log.info("%s seed %d: best %.2f in %.1f s", method, seed, best_after(record["values"], trials) or math.nan,
-                     record["seconds"])  # fmt: skip
-            atomic_write_json(out, {
-                "benchmark": "optuna_nb201", "version": __version__, "optuna": optuna.__version__,
-                "torch": torch.__version__, "python": platform.python_version(), "config": config,
-                "checkpoints": checkpoints, "space_best": space.best_accuracy(args.dataset),
-                "runs": runs, "summary": summarize(runs, checkpoints),
-            })  # fmt: skip
+    runs = load_runs(out, config, "studies", log, keep=lambda r: r["trials"] >= trials)
+
+    def after(record: dict[str, Any]) -> None:
+        log.info("%s seed %d: best %.2f in %.1f s", record["method"], record["seed"],
+                 best_after(record["values"], trials) or math.nan, record["seconds"])  # fmt: skip
+        write_results(
+            out, "optuna_nb201", {"optuna": optuna.__version__}, config=config, checkpoints=checkpoints,
+            space_best=space.best_accuracy(args.dataset), runs=runs, summary=summarize(runs, checkpoints),
+        )  # fmt: skip
+
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    run_pending(runs, seeds, methods, lambda method, seed: run_study(space, method, seed, trials, args), after)
     print(f"NB201 {args.dataset}: best benchmark accuracy (%) found, mean ± std over seeds "
           f"(space best {space.best_accuracy(args.dataset):.2f}); indicators {args.indicators}")
     print_table(summarize([r for r in runs if r["method"] in methods], checkpoints), checkpoints)

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from tenas_automl._figures import pyplot, save_figure
+
 logger = logging.getLogger(__name__)
 
 COMBINED = "combined"
@@ -93,10 +95,7 @@ def plot_scatter(
     log_scale: Sequence[str] = ("ntk", "lr", "gen", "params", "flops", "synflow"),
 ) -> Path:
     """One scatter panel per indicator against benchmark accuracy, saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = list(scores)
     cols = min(3, len(names))
@@ -116,13 +115,7 @@ def plot_scatter(
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
 
 
 @dataclass

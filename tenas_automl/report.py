@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from tenas_automl import __version__
+from tenas_automl._figures import pyplot, save_figure
 from tenas_automl.spaces.base import Space
 from tenas_automl.strategies.base import SearchResult
 
@@ -64,10 +65,7 @@ def _alive_accuracy(space: Space, alive: Sequence[Sequence[str]], dataset: str) 
 def plot_search(result: SearchResult, space: Space, path: str | Path, dataset: str = "cifar10") -> Path:
     """Draw the search trajectory: indicator values per round or evaluation, and on
     NB201 the benchmark accuracy (of the best so far, or of the pruned sub-space)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = list(result.indicators)
     has_bench = benchmark_of(space, result.arch) is not None
@@ -111,10 +109,4 @@ def plot_search(result: SearchResult, space: Space, path: str | Path, dataset: s
             ax.legend(fontsize=7)
     fig.suptitle(f"{result.strategy} on {result.space}: {result.arch_str}", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)

@@ -73,6 +73,18 @@ def _accuracy_objective(space):
     return objective
 
 
+def _pruned_accuracy_objective(space):
+    """Like :func:`_accuracy_objective`, but asks the pruner before "training"."""
+
+    def objective(trial):
+        arch = suggest_architecture(trial, space)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+        return space.benchmark_accuracy(arch, "cifar10")
+
+    return objective
+
+
 def _hamming(space, a, b) -> int:
     pa, pb = architecture_params(a, space), architecture_params(b, space)
     return sum(pa[k] != pb[k] for k in pa)
@@ -306,14 +318,7 @@ def test_pruner_prunes_below_percentile_after_warmup(nb201) -> None:
     )
     sampler = optuna.samplers.RandomSampler(seed=3)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
-
-    def objective(trial):
-        arch = suggest_architecture(trial, nb201)
-        if trial.should_prune():
-            raise optuna.TrialPruned()
-        return nb201.benchmark_accuracy(arch, "cifar10")
-
-    study.optimize(objective, n_trials=20)
+    study.optimize(_pruned_accuracy_objective(nb201), n_trials=20)
     trials = study.trials
     values = [t.user_attrs["tenas:params"] for t in trials]
     assert all(t.state == TrialState.COMPLETE for t in trials[:4])  # warm-up
@@ -413,14 +418,7 @@ def test_paper_indicators_sampler_and_pruner(nb201) -> None:
     sampler = TrainingFreeSampler(nb201, "evolution", ("ntk", "lr"), candidates_per_trial=2, n_startup_trials=1, **kw)
     pruner = TrainingFreePruner(nb201, ("ntk", "lr"), warmup=1, **kw)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
-
-    def objective(trial):
-        arch = suggest_architecture(trial, nb201)
-        if trial.should_prune():
-            raise optuna.TrialPruned()
-        return nb201.benchmark_accuracy(arch, "cifar10")
-
-    study.optimize(objective, n_trials=2)
+    study.optimize(_pruned_accuracy_objective(nb201), n_trials=2)
     for t in study.trials:
         expected = score(nb201, t.user_attrs[ARCH_ATTR], ["ntk", "lr"], **kw)
         assert t.user_attrs["tenas:ntk"] == pytest.approx(expected.values["ntk"])

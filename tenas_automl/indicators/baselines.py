@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from tenas_automl.indicators._nn import is_constant, logits
-from tenas_automl.indicators.base import Context, Indicator, NetSettings, repeat_indices
+from tenas_automl.indicators._repeats import mean_over_repeats
+from tenas_automl.indicators.base import Context, Indicator, NetSettings
 from tenas_automl.spaces.base import Mask, Space, Supernet
 
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -181,15 +182,11 @@ class _FullNetIndicator(Indicator):
     def score_masks(self, space: Space, masks: Sequence[Mask], ctx: Context) -> np.ndarray:
         s = self.effective_settings(space, ctx.data)
         assert isinstance(s, ZeroCostSettings)
-        values = np.full((s.repeats, len(masks)), np.nan)
-        for r in range(s.repeats):
-            wi, di = repeat_indices(s, r)
-            net = ctx.network(s, wi)
-            x, y = ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size)
-            for k, mask in enumerate(masks):
-                net.set_mask(mask)
-                values[r, k] = self._score(net, x, y)
-        return values.mean(0)
+        return mean_over_repeats(
+            s, masks, ctx,
+            lambda di: ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size),
+            lambda net, xy: self._score(net, *xy),
+        )  # fmt: skip
 
     def _score(self, net: Supernet, x: torch.Tensor, y: torch.Tensor) -> float:
         raise NotImplementedError
@@ -238,26 +235,30 @@ class Synflow(_FullNetIndicator):
         return synflow_score(net, x.shape[1:])
 
 
-class Snip(_FullNetIndicator):
+class _LossGradientIndicator(_FullNetIndicator):
+    """A proxy computed from the loss gradients of the prunable layers (NaN on a constant output)."""
+
+    higher_is_better = True
+    #: (weight, gradient) pairs -> score; a staticmethod in each subclass.
+    _from_pairs: Callable[[Sequence[tuple[torch.Tensor, torch.Tensor]]], float]
+
+    def _score(self, net: Supernet, x: torch.Tensor, y: torch.Tensor) -> float:
+        pairs, out = loss_gradients(net, x, y)
+        return math.nan if is_constant(out) else self._from_pairs(pairs)
+
+
+class Snip(_LossGradientIndicator):
     """SNIP saliency, sum |w * dL/dw| (zero-cost proxies); higher is better."""
 
     name = "snip"
-    higher_is_better = True
-
-    def _score(self, net: Supernet, x: torch.Tensor, y: torch.Tensor) -> float:
-        pairs, out = loss_gradients(net, x, y)
-        return math.nan if is_constant(out) else snip_score(pairs)
+    _from_pairs = staticmethod(snip_score)
 
 
-class GradNorm(_FullNetIndicator):
+class GradNorm(_LossGradientIndicator):
     """Sum of the layers' loss-gradient norms (zero-cost proxies); higher is better."""
 
     name = "grad_norm"
-    higher_is_better = True
-
-    def _score(self, net: Supernet, x: torch.Tensor, y: torch.Tensor) -> float:
-        pairs, out = loss_gradients(net, x, y)
-        return math.nan if is_constant(out) else grad_norm_score(pairs)
+    _from_pairs = staticmethod(grad_norm_score)
 
 
 class Jacov(_FullNetIndicator):

@@ -18,6 +18,7 @@ do not reach the output.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,15 +27,9 @@ import torch
 from torch import nn
 
 from tenas_automl.indicators._nn import is_constant, live_relus, logits, relu_hooks
-from tenas_automl.indicators.base import (
-    DARTS_TINY,
-    Context,
-    Indicator,
-    NetSettings,
-    derive_seed,
-    repeat_indices,
-)
-from tenas_automl.spaces.base import Mask, Space
+from tenas_automl.indicators._repeats import mean_over_repeats
+from tenas_automl.indicators.base import DARTS_TINY, Context, Indicator, NetSettings, derive_seed
+from tenas_automl.spaces.base import Mask, Space, Supernet
 
 
 def activation_codes(model: nn.Module, x: torch.Tensor, live: set[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,19 +98,18 @@ class LinearRegions(Indicator):
         assert isinstance(s, LinearRegionsSettings)
         clean = self.resolved_mode(ctx) == "clean"
         size = s.input_size or 3
-        values = np.full((s.repeats, len(masks)), np.nan)
-        for r in range(s.repeats):
-            wi, di = repeat_indices(s, r)
-            net = ctx.network(s, wi)
+
+        def crops(di: int) -> tuple[torch.Tensor, ...]:
             x = ctx.crops(s.batch_size * s.batches, size=size, index=di)
             if s.in_channels != 1:
                 x = x.expand(-1, s.in_channels, -1, -1)
-            batches = x.split(s.batch_size)
-            for k, mask in enumerate(masks):
-                net.set_mask(mask)
-                live = live_relus(net, batches[0], seed=derive_seed(ctx.seed, "live")) if clean else None
-                codes, outs = zip(*(activation_codes(net, b, live) for b in batches))
-                if is_constant(torch.cat(outs)):
-                    continue  # no path input -> output
-                values[r, k] = count_distinct(torch.cat(codes))
-        return values.mean(0)
+            return x.split(s.batch_size)
+
+        def score(net: Supernet, batches: tuple[torch.Tensor, ...]) -> float:
+            live = live_relus(net, batches[0], seed=derive_seed(ctx.seed, "live")) if clean else None
+            codes, outs = zip(*(activation_codes(net, b, live) for b in batches))
+            if is_constant(torch.cat(outs)):
+                return math.nan  # no path input -> output
+            return count_distinct(torch.cat(codes))
+
+        return mean_over_repeats(s, masks, ctx, crops, score)

@@ -14,6 +14,7 @@ scores NaN (the official code gives -inf or an ordinary-looking value).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,8 +23,9 @@ import torch
 from torch import nn
 
 from tenas_automl.indicators._nn import is_constant, live_relus, logits, relu_hooks
-from tenas_automl.indicators.base import Context, Indicator, NetSettings, derive_seed, repeat_indices
-from tenas_automl.spaces.base import Mask, Space
+from tenas_automl.indicators._repeats import mean_over_repeats
+from tenas_automl.indicators.base import Context, Indicator, NetSettings, derive_seed
+from tenas_automl.spaces.base import Mask, Space, Supernet
 
 #: Integers up to 2**24 are exact in float32, so a float32 Gram matrix of 0/1
 #: codes is exact while a sample has at most this many units.
@@ -91,16 +93,14 @@ class Naswot(Indicator):
         s = self.effective_settings(space, ctx.data)
         assert isinstance(s, NaswotSettings)
         clean = self.resolved_mode(ctx) == "clean"
-        values = np.full((s.repeats, len(masks)), np.nan)
-        for r in range(s.repeats):
-            wi, di = repeat_indices(s, r)
-            net = ctx.network(s, wi)
-            x, _ = ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size)
-            for k, mask in enumerate(masks):
-                net.set_mask(mask)
-                live = live_relus(net, x, seed=derive_seed(ctx.seed, "live")) if clean else None
-                kernel, out = naswot_kernel(net, x, live)
-                if is_constant(out):
-                    continue
-                values[r, k] = log_abs_det(kernel)  # -inf for a singular K
-        return values.mean(0)
+
+        def score(net: Supernet, x: torch.Tensor) -> float:
+            live = live_relus(net, x, seed=derive_seed(ctx.seed, "live")) if clean else None
+            kernel, out = naswot_kernel(net, x, live)
+            return math.nan if is_constant(out) else log_abs_det(kernel)  # -inf for a singular K
+
+        return mean_over_repeats(
+            s, masks, ctx,
+            lambda di: ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size)[0],
+            score,
+        )  # fmt: skip

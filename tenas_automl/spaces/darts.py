@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from tenas_automl.errors import InvalidArchitectureError, check_choice
+from tenas_automl.spaces._common_ops import check_built
 from tenas_automl.spaces.base import Mask, Space, Supernet
 from tenas_automl.spaces.darts_genotypes import (
     CANDIDATE_OPS,
@@ -384,13 +385,11 @@ class DartsSupernet(Supernet):
     def set_mask(self, mask: Mask) -> None:
         """Make ``mask`` the alive set; it may only use ops this supernet was built with."""
         mask = check_mask(mask)
-        for key, ops, built in zip(EDGE_KEYS, mask, self.built_mask):
-            missing = [op for op in ops if op not in built]
-            if missing:
-                raise InvalidArchitectureError(
-                    f"op(s) {', '.join(missing)} on edge {key} were not built into this supernet "
-                    f"(built: {', '.join(built) or 'none'}); build it with a mask that includes them"
-                )
+        check_built(
+            EDGE_KEYS, mask, self.built_mask,
+            "op(s) {missing} on edge {key} were not built into this supernet (built: {built}); "
+            "build it with a mask that includes them", nothing="none",
+        )  # fmt: skip
         self.mask = mask
 
     def _alive_cell_modules(self) -> Iterator[nn.Module]:

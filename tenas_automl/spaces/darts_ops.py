@@ -21,38 +21,26 @@ import torch.nn.functional as F
 from torch import nn
 
 from tenas_automl.errors import UnknownNameError
+from tenas_automl.spaces._common_ops import Identity, ReLUConvBN, SequentialOp
+from tenas_automl.spaces._common_ops import bn as _bn
 from tenas_automl.spaces.darts_genotypes import OPS
 
 
-def _bn(C: int, affine: bool, track_running_stats: bool) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(C, affine=affine, track_running_stats=track_running_stats)
+def _sep_block(
+    C_in: int, C_out: int, kernel_size: int, stride: int, padding: int, dilation: int,
+    affine: bool, track_running_stats: bool,
+) -> list[nn.Module]:
+    """ReLU, (dilated) depthwise conv, pointwise conv, BN: DilConv, and each half of SepConv."""
+    return [
+        nn.ReLU(inplace=False),
+        nn.Conv2d(C_in, C_in, kernel_size, stride=stride, padding=padding, dilation=dilation,
+                  groups=C_in, bias=False),
+        nn.Conv2d(C_in, C_out, 1, padding=0, bias=False),
+        _bn(C_out, affine, track_running_stats),
+    ]  # fmt: skip
 
 
-class ReLUConvBN(nn.Module):
-    """ReLU, convolution, BatchNorm (the cell preprocessing)."""
-
-    def __init__(
-        self,
-        C_in: int,
-        C_out: int,
-        kernel_size: int,
-        stride: int,
-        padding: int,
-        affine: bool = True,
-        track_running_stats: bool = True,
-    ) -> None:
-        super().__init__()
-        self.op = nn.Sequential(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_out, kernel_size, stride=stride, padding=padding, bias=False),
-            _bn(C_out, affine, track_running_stats),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.op(x)
-
-
-class DilConv(nn.Module):
+class DilConv(SequentialOp):
     """ReLU, dilated depthwise conv, pointwise conv, BN."""
 
     def __init__(
@@ -68,18 +56,11 @@ class DilConv(nn.Module):
     ) -> None:
         super().__init__()
         self.op = nn.Sequential(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_in, kernel_size, stride=stride, padding=padding, dilation=dilation,
-                      groups=C_in, bias=False),
-            nn.Conv2d(C_in, C_out, 1, padding=0, bias=False),
-            _bn(C_out, affine, track_running_stats),
+            *_sep_block(C_in, C_out, kernel_size, stride, padding, dilation, affine, track_running_stats)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.op(x)
 
-
-class SepConv(nn.Module):
+class SepConv(SequentialOp):
     """Two stacked (ReLU, depthwise conv, pointwise conv, BN) blocks; only the first strides."""
 
     def __init__(
@@ -93,19 +74,11 @@ class SepConv(nn.Module):
         track_running_stats: bool = True,
     ) -> None:
         super().__init__()
+        # One flat Sequential (op.0 .. op.7), as DARTS names the modules.
         self.op = nn.Sequential(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_in, kernel_size, stride=stride, padding=padding, groups=C_in, bias=False),
-            nn.Conv2d(C_in, C_in, 1, padding=0, bias=False),
-            _bn(C_in, affine, track_running_stats),
-            nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_in, kernel_size, stride=1, padding=padding, groups=C_in, bias=False),
-            nn.Conv2d(C_in, C_out, 1, padding=0, bias=False),
-            _bn(C_out, affine, track_running_stats),
+            *_sep_block(C_in, C_in, kernel_size, stride, padding, 1, affine, track_running_stats),
+            *_sep_block(C_in, C_out, kernel_size, 1, padding, 1, affine, track_running_stats),
         )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.op(x)
 
 
 class FactorizedReduce(nn.Module):
@@ -128,7 +101,7 @@ class FactorizedReduce(nn.Module):
         return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
 
 
-class Pool(nn.Module):
+class Pool(SequentialOp):
     """3x3 average or max pooling, optionally followed by a non-affine BN (DARTS search)."""
 
     def __init__(
@@ -143,16 +116,6 @@ class Pool(nn.Module):
         else:
             raise ValueError(f"unknown pool kind {kind!r}; allowed: avg, max")
         self.op = nn.Sequential(pool, _bn(C, False, track_running_stats)) if bn else pool
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.op(x)
-
-
-class Identity(nn.Module):
-    """``skip_connect`` at stride 1."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
 
 
 class Zero(nn.Module):

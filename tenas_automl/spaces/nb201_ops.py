@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from tenas_automl.errors import InvalidArchitectureError, UnknownNameError
+from tenas_automl.spaces._common_ops import Identity, ReLUConvBN, SequentialOp, check_built
 from tenas_automl.spaces.base import Mask, Supernet
 
 #: The NB201 op vocabulary, in the benchmark's order (also the construction order).
@@ -29,46 +30,12 @@ NUM_NODES = 4
 OP_WEIGHTINGS: tuple[str, ...] = ("mean", "sum")
 
 
-class ReLUConvBN(nn.Module):
-    """ReLU -> Conv2d (no bias) -> BatchNorm, the only parametric cell op."""
-
-    def __init__(
-        self,
-        c_in: int,
-        c_out: int,
-        kernel_size: int,
-        stride: int,
-        padding: int,
-        affine: bool = True,
-        track_running_stats: bool = True,
-    ) -> None:
-        super().__init__()
-        self.op = nn.Sequential(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=padding, bias=False),
-            nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.op(x)
-
-
-class AvgPool(nn.Module):
+class AvgPool(SequentialOp):
     """3x3 average pooling, stride 1; padding is not counted in the average."""
 
     def __init__(self) -> None:
         super().__init__()
         self.op = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.op(x)
-
-
-class Identity(nn.Module):
-    """``skip_connect`` inside a cell (channels and resolution never change there)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
 
 
 class Zero(nn.Module):
@@ -288,13 +255,10 @@ class NB201Network(Supernet):
     def set_mask(self, mask: Mask) -> None:
         """Make ``mask`` the alive set; every op in it must have been built."""
         mask = check_mask(mask)
-        for edge, ops, built in zip(EDGES, mask, self.built_mask):
-            missing = [op for op in ops if op not in built]
-            if missing:
-                raise InvalidArchitectureError(
-                    f"edge {edge}: op(s) {', '.join(missing)} not built into this supernet "
-                    f"(built: {', '.join(built) or 'nothing'})"
-                )
+        check_built(
+            EDGES, mask, self.built_mask,
+            "edge {key}: op(s) {missing} not built into this supernet (built: {built})", nothing="nothing",
+        )  # fmt: skip
         for cell in self.search_cells():
             cell.set_mask(mask)
         self.mask = mask
