@@ -100,12 +100,11 @@ def _setup(quiet: bool, threads: int | None, dataset: str) -> None:
 
 
 def _workers(workers: int | None, device: Any) -> int:
+    """``--workers``, defaulting to one process per core on CPU (the strategy validates it)."""
     if workers is None:
         from tenas_automl.indicators.parallel import default_workers
 
         return default_workers() if device.type == "cpu" else 1
-    if workers < 1:
-        raise TenasError(f"--workers must be a positive integer, got {workers}")
     return workers
 
 
