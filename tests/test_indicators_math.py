@@ -13,7 +13,8 @@ from tenas_automl.indicators.baselines import count_size, jacov_from_jacobian, s
 from tenas_automl.indicators.gen import centred_one_hot, kernel_regression_error
 from tenas_automl.indicators.linear_regions import activation_codes, count_distinct, pack_codes
 from tenas_automl.indicators.naswot import agreement_kernel, log_abs_det, naswot_kernel
-from tenas_automl.indicators.ntk import PAPER_NAN_VALUE, condition_number, ntk_matrix
+from tenas_automl.errors import TenasError
+from tenas_automl.indicators.ntk import PAPER_NAN_VALUE, NTKSettings, condition_number, ntk_matrix
 
 
 # -- NTK -----------------------------------------------------------------------
@@ -69,6 +70,28 @@ def test_channels_last_layout_changes_only_float_noise() -> None:
     fast, out_fast = jacobian(model, x, params, "loop", "channels_last")
     torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(out_fast, out_plain, rtol=1e-4, atol=1e-5)
+
+
+def test_native_conv_kernels_change_only_float_noise_and_restore_the_flag() -> None:
+    torch.manual_seed(3)
+    model = _conv_bn_net().train()
+    x = torch.randn(12, 3, 8, 8)
+    params = weight_parameters(model)
+    before = torch.backends.mkldnn.enabled
+    ref, _ = jacobian(model, x, params, "loop", "contiguous", "onednn")
+    native, _ = jacobian(model, x, params, "batched", "contiguous", "native")
+    torch.testing.assert_close(native, ref, rtol=1e-4, atol=1e-5)
+    assert torch.backends.mkldnn.enabled == before
+
+
+def test_jacobian_plan_resolves_auto_by_width_and_device() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert NTKSettings(width=1).plan(cpu) == ("batched", "contiguous", "native")
+    assert NTKSettings(width=3).plan(cpu) == ("loop", "channels_last", "onednn")
+    assert NTKSettings(width=1).plan(cuda) == ("batched", "contiguous", "onednn")
+    assert NTKSettings(width=1, conv="onednn", jacobian="loop").plan(cpu) == ("loop", "contiguous", "onednn")
+    with pytest.raises(TenasError, match="conv backend"):
+        NTKSettings().replace(conv="cudnn")
 
 
 def test_condition_number_modes() -> None:

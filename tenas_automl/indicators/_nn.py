@@ -80,21 +80,38 @@ def per_sample_jacobian(
 
 JACOBIAN_METHODS = ("auto", "batched", "loop")
 LAYOUTS = ("auto", "channels_last", "contiguous")
+CONV_BACKENDS = ("auto", "onednn", "native")
+
+
+@contextmanager
+def _onednn(enabled: bool) -> Iterator[None]:
+    """Switch PyTorch's oneDNN (mkldnn) CPU kernels on or off for a block.
+
+    Sets the flag alone: ``torch.backends.mkldnn.flags`` also resets the TF32
+    flag and warns about Intel GPUs on every call.
+    """
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = enabled
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
 
 
 def jacobian(
     model: nn.Module, x: torch.Tensor, params: Sequence[nn.Parameter], method: str = "auto",
-    layout: str = "contiguous",
+    layout: str = "contiguous", conv: str = "onednn",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch Jacobian and logits by ``method`` (equal results, different speed).
 
     ``batched``: one forward, all vector-Jacobian products at once
     (:func:`batch_jacobian`). ``loop``: one backward per sample through the
-    same graph (:func:`per_sample_jacobian`); on CPU this measured ~25% faster,
-    because PyTorch has no batching rule for the convolution backward and
-    falls back to a loop plus concatenation. ``auto``: batched on CUDA, loop
+    same graph (:func:`per_sample_jacobian`). ``auto``: batched on CUDA, loop
     on CPU. ``layout``: the memory format of ``x`` (``auto``: channels-last
-    on CPU, measured 2x faster for these few-channel networks).
+    on CPU, contiguous on CUDA). ``conv``: the CPU convolution kernels,
+    ``onednn`` (PyTorch's default) or ``native`` (oneDNN switched off for
+    this call). :meth:`JacobianSettings.plan` picks the fastest combination
+    measured for the network's width.
     """
     if layout == "auto":
         layout = "contiguous" if x.device.type == "cuda" else "channels_last"
@@ -102,9 +119,10 @@ def jacobian(
         x = x.contiguous(memory_format=torch.channels_last)
     if method == "auto":
         method = "batched" if x.device.type == "cuda" else "loop"
-    if method == "batched":
-        return batch_jacobian(model, x, params)
-    return per_sample_jacobian(model, x, params, with_logits=True)
+    with _onednn(conv != "native"):
+        if method == "batched":
+            return batch_jacobian(model, x, params)
+        return per_sample_jacobian(model, x, params, with_logits=True)
 
 
 def is_constant(out: torch.Tensor) -> bool:

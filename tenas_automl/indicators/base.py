@@ -25,6 +25,7 @@ import torch
 
 from tenas_automl.data import ImageData, image_batch, random_crops
 from tenas_automl.errors import TenasError, UnknownNameError, check_choice
+from tenas_automl.indicators._nn import CONV_BACKENDS, JACOBIAN_METHODS, LAYOUTS
 from tenas_automl.spaces.base import Mask, Space, Supernet
 
 #: ``paper``: the official code's behaviour, quirks included; ``clean``: quirks fixed.
@@ -76,12 +77,14 @@ class Settings:
         resample = getattr(self, "resample", None)
         if resample is not None:
             check_choice("resample", resample, RESAMPLE)
-        method = getattr(self, "jacobian", None)
-        if method is not None:
-            check_choice("jacobian method", method, ("auto", "batched", "loop"))
-        layout = getattr(self, "layout", None)
-        if layout is not None:
-            check_choice("layout", layout, ("auto", "channels_last", "contiguous"))
+        for key, label, allowed in (
+            ("jacobian", "jacobian method", JACOBIAN_METHODS),
+            ("layout", "layout", LAYOUTS),
+            ("conv", "conv backend", CONV_BACKENDS),
+        ):
+            value = getattr(self, key, None)
+            if value is not None:
+                check_choice(label, value, allowed)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -150,17 +153,35 @@ class NetSettings(Settings):
 class JacobianSettings(NetSettings):
     """:class:`NetSettings` of the indicators built on the batch Jacobian (``ntk``, ``gen``).
 
-    ``jacobian``: ``auto``, ``batched`` or ``loop`` (equal results, different
-    speed; see :func:`tenas_automl.indicators._nn.jacobian`). ``layout``: the
-    input's memory format: ``auto`` (channels-last on CPU, where the
-    3-channel convolutions' backward runs about 2x faster; contiguous on
-    CUDA), ``channels_last`` or ``contiguous``. The layout changes float
-    summation order only, so kappa moves at float-noise level (0.4% on an
-    ill-conditioned 72x72 kernel).
+    How the Jacobian is computed (equal up to float summation order; see
+    :func:`tenas_automl.indicators._nn.jacobian`): ``jacobian`` ``batched``
+    or ``loop``; ``layout`` of the input, ``channels_last`` or
+    ``contiguous``; ``conv``, the CPU convolution kernels, ``onednn`` or
+    ``native``. ``auto`` (each) takes :meth:`plan`'s choice. Kappa moves at
+    float-noise level between them (0.4% on an ill-conditioned 72x72 kernel).
     """
 
     jacobian: str = "auto"
     layout: str = "auto"
+    conv: str = "auto"
+
+    def plan(self, device: torch.device) -> tuple[str, str, str]:
+        """``(jacobian, layout, conv)`` with every ``auto`` resolved for ``device``.
+
+        Measured on CPU (benchmarks/README.md): at width 1 (TE-NAS's DARTS
+        network) oneDNN's convolution backward costs 5-8x the native kernels
+        and the batched VJPs win, 2.7x in all; at width 3 (NB201) oneDNN with
+        channels-last wins by 1.5-2x and the per-sample loop by ~25%.
+        On CUDA: batched, contiguous (``conv`` does not apply).
+        """
+        if device.type == "cuda":
+            auto = ("batched", "contiguous", "onednn")
+        elif self.width == 1:
+            auto = ("batched", "contiguous", "native")
+        else:
+            auto = ("loop", "channels_last", "onednn")
+        chosen = (self.jacobian, self.layout, self.conv)
+        return tuple(a if c == "auto" else c for c, a in zip(chosen, auto))  # type: ignore[return-value]
 
 
 @dataclass

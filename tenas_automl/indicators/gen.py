@@ -105,12 +105,13 @@ class Gen(Indicator):
             t, lt = ctx.images(s.test_batch_size, index=di, split="test", input_size=s.input_size)
             y_x, y_t = centred_one_hot(lx, nc), centred_one_hot(lt, nc)
             params = gen_parameters(net, mode)
+            plan = s.plan(x.device)
             for k, mask in enumerate(masks):
                 net.set_mask(mask)
-                jx, out = jacobian(net, x, params, s.jacobian, s.layout)
+                jx, out = jacobian(net, x, params, *plan)
                 if is_constant(out):
                     continue
-                jt, _ = jacobian(net, t, params, s.jacobian, s.layout)
+                jt, _ = jacobian(net, t, params, *plan)
                 if jx.shape[1] < jx.shape[0]:
                     continue  # fewer weights than images: Theta_xx is singular
                 jx64, jt64 = jx.to(torch.float64), jt.to(torch.float64)

@@ -98,9 +98,10 @@ class NTK(Indicator):
             net = ctx.network(s, wi)
             x, _ = ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size)
             params = weight_parameters(net)
+            plan = s.plan(x.device)
             for k, mask in enumerate(masks):
                 net.set_mask(mask)
-                jac, out = jacobian(net, x, params, s.jacobian, s.layout)
+                jac, out = jacobian(net, x, params, *plan)
                 if is_constant(out):
                     continue  # no path input -> output: NaN, ranked last
                 values[r, k] = condition_number(ntk_matrix(jac), mode)
