@@ -57,7 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoints", default="10,20,50,100", help="trial counts to report; the last is the budget")
     p.add_argument("--indicators", default="naswot,lr", help="comma-separated (TE-NAS paper: ntk,lr)")
     p.add_argument("--overrides", default=None, type=json.loads, help="indicator settings as JSON")
-    p.add_argument("--candidates", type=int, default=8, help="TrainingFreeSampler candidates per trial")
+    p.add_argument("--candidates", type=int, default=12, help="TrainingFreeSampler candidates per trial")
+    p.add_argument("--startup", type=int, default=5, help="TrainingFreeSampler startup trials")
     p.add_argument("--percentile", type=float, default=50.0, help="TrainingFreePruner percentile")
     p.add_argument("--warmup", type=int, default=5, help="TrainingFreePruner warm-up trials")
     p.add_argument("--dataset", default="cifar10", help="benchmark column (and the indicators' images)")
@@ -74,7 +75,8 @@ def run_study(space: Space, method: str, seed: int, trials: int, args: argparse.
     pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
     if method == "training-free":
         sampler: optuna.samplers.BaseSampler = TrainingFreeSampler(
-            space, "evolution", indicators, candidates_per_trial=args.candidates, **common
+            space, "evolution", indicators, candidates_per_trial=args.candidates,
+            n_startup_trials=args.startup, **common
         )
     elif method == "tpe":
         sampler = optuna.samplers.TPESampler(seed=seed)
@@ -154,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     trials = checkpoints[-1]
     space = get_space("nb201")
     out = Path(args.output)
-    config = {k: getattr(args, k) for k in ("indicators", "overrides", "candidates", "percentile", "warmup", "dataset")}
+    config = {k: getattr(args, k) for k in ("indicators", "overrides", "candidates", "startup", "percentile", "warmup", "dataset")}
     runs = load_runs(out, config, "studies", log, keep=lambda r: r["trials"] >= trials)
 
     def after(record: dict[str, Any]) -> None:

@@ -67,7 +67,7 @@ def make_sampler(
     data_dir: str | None = None,
     device: str = "auto",
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-    candidates_per_trial: int = 8,
+    candidates_per_trial: int = 12,
     mode: str = "paper",
 ) -> BaseSampler:
     """The sampler ``run_optuna_study`` uses for ``strategy`` (one of :data:`STUDY_STRATEGIES`)."""
@@ -96,7 +96,7 @@ def run_optuna_study(
     progress: ProgressFn | None = None,
     data_dir: str | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-    candidates_per_trial: int = 8,
+    candidates_per_trial: int = 12,
     mode: str = "paper",
 ) -> optuna.Study:
     """Search ``space`` with Optuna, maximising the NB201 benchmark test accuracy on ``dataset``.
