@@ -79,6 +79,23 @@ def test_run_writes_contract_json_and_plot(tmp_path: Path) -> None:
     assert json.loads(again.read_text())["arch"] == doc["arch"]  # same seed, same architecture
 
 
+def test_run_on_darts_writes_the_genotype_and_its_size(tmp_path: Path) -> None:
+    out = tmp_path / "darts.json"
+    res = cli("run", "--space", "darts", "--strategy", "random", "--budget", "3", "--indicators", "params",
+              "--device", "cpu", "--output", str(out), "--quiet", tmp_path=tmp_path)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text())
+    assert CONTRACT_KEYS <= set(doc) and doc["space"] == "darts" and doc["evaluations"] == 3
+    from tenas_automl import get_space
+
+    space = get_space("darts")
+    genotype = space.parse(doc["arch"])  # the printed Genotype(...) text parses back
+    assert doc["arch"].startswith("Genotype(normal=[")
+    net = space.build(genotype)  # CIFAR evaluation network: 36 channels, 20 cells
+    params = sum(p.numel() for n, p in net.named_parameters() if "auxiliary" not in n)
+    assert doc["params_millions"] == pytest.approx(params / 1e6, abs=5e-4)
+
+
 def test_score_file_to_csv_and_json(tmp_path: Path) -> None:
     archs = tmp_path / "archs.txt"
     archs.write_text(f"{REF}\n# a comment\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|\n")
