@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -81,6 +82,11 @@ def test_native_conv_kernels_change_only_float_noise_and_restore_the_flag() -> N
     ref, _ = jacobian(model, x, params, "loop", "contiguous", "onednn")
     native, _ = jacobian(model, x, params, "batched", "contiguous", "native")
     torch.testing.assert_close(native, ref, rtol=1e-4, atol=1e-5)
+    assert torch.backends.mkldnn.enabled == before
+    # Threads overlapping in native mode share the switch; the last one restores it.
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda _: jacobian(model, x, params, "batched", "contiguous", "native")[0], range(8)))
+    assert all(torch.equal(o, native) for o in outs)
     assert torch.backends.mkldnn.enabled == before
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -83,19 +84,34 @@ LAYOUTS = ("auto", "channels_last", "contiguous")
 CONV_BACKENDS = ("auto", "onednn", "native")
 
 
-@contextmanager
-def _onednn(enabled: bool) -> Iterator[None]:
-    """Switch PyTorch's oneDNN (mkldnn) CPU kernels on or off for a block.
+_native_lock = threading.Lock()
+_native_users = 0
+_onednn_before = True
 
-    Sets the flag alone: ``torch.backends.mkldnn.flags`` also resets the TF32
-    flag and warns about Intel GPUs on every call.
+
+@contextmanager
+def _native_convs() -> Iterator[None]:
+    """Run a block with PyTorch's oneDNN (mkldnn) CPU kernels switched off.
+
+    The flag is process-wide, so overlapping blocks (threads) share one
+    switch: the first turns oneDNN off, the last restores what it found.
+    Meanwhile other threads' convolutions also use the native kernels
+    (values differ at float-noise level). ``torch.backends.mkldnn.flags`` is
+    not used: it also resets the TF32 flag and warns on every call.
     """
-    before = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = enabled
+    global _native_users, _onednn_before
+    with _native_lock:
+        if _native_users == 0:
+            _onednn_before = torch.backends.mkldnn.enabled
+            torch.backends.mkldnn.enabled = False
+        _native_users += 1
     try:
         yield
     finally:
-        torch.backends.mkldnn.enabled = before
+        with _native_lock:
+            _native_users -= 1
+            if _native_users == 0:
+                torch.backends.mkldnn.enabled = _onednn_before
 
 
 def jacobian(
@@ -109,8 +125,8 @@ def jacobian(
     same graph (:func:`per_sample_jacobian`). ``auto``: batched on CUDA, loop
     on CPU. ``layout``: the memory format of ``x`` (``auto``: channels-last
     on CPU, contiguous on CUDA). ``conv``: the CPU convolution kernels,
-    ``onednn`` (PyTorch's default) or ``native`` (oneDNN switched off for
-    this call). :meth:`JacobianSettings.plan` picks the fastest combination
+    ``onednn`` (PyTorch's setting, left as it is) or ``native`` (oneDNN
+    switched off for this call; see :func:`_native_convs`). :meth:`JacobianSettings.plan` picks the fastest combination
     measured for the network's width.
     """
     if layout == "auto":
@@ -119,7 +135,7 @@ def jacobian(
         x = x.contiguous(memory_format=torch.channels_last)
     if method == "auto":
         method = "batched" if x.device.type == "cuda" else "loop"
-    with _onednn(conv != "native"):
+    with _native_convs() if conv == "native" else nullcontext():
         if method == "batched":
             return batch_jacobian(model, x, params)
         return per_sample_jacobian(model, x, params, with_logits=True)
