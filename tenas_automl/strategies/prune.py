@@ -16,7 +16,13 @@ Differences from ``prune_tenas.py``: the evaluator averages the indicator over
 its repeats before the relative change is taken (the official code averages
 the per-repeat changes); the denominator is ``|v_super|`` so that indicators
 that can be negative keep their direction; NaN changes rank as least
-prunable instead of crashing (the official issue #3), with a warning.
+prunable instead of crashing (the official issue #3), with a warning. All
+candidates of a round share the round's networks and batches (common random
+numbers): the official code draws a fresh NTK batch per candidate and repeat
+and recomputes the supernet's NTK with it, and builds a freshly initialised
+linear-region network per candidate (its three repeats see the same inputs
+and weights, so they coincide), which adds noise to each candidate's change
+and costs twice the NTKs.
 """
 
 from __future__ import annotations
