@@ -126,8 +126,9 @@ def jacobian(
     on CPU. ``layout``: the memory format of ``x`` (``auto``: channels-last
     on CPU, contiguous on CUDA). ``conv``: the CPU convolution kernels,
     ``onednn`` (PyTorch's setting, left as it is) or ``native`` (oneDNN
-    switched off for this call; see :func:`_native_convs`). :meth:`JacobianSettings.plan` picks the fastest combination
-    measured for the network's width.
+    switched off for this call; see :func:`_native_convs`).
+    :meth:`JacobianSettings.plan` picks the fastest combination measured
+    for the network's width.
     """
     if layout == "auto":
         layout = "contiguous" if x.device.type == "cuda" else "channels_last"

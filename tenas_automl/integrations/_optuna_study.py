@@ -67,7 +67,7 @@ def make_sampler(
     data_dir: str | None = None,
     device: str = "auto",
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-    candidates_per_trial: int = 12,
+    candidates_per_trial: int | None = None,
     mode: str = "paper",
 ) -> BaseSampler:
     """The sampler ``run_optuna_study`` uses for ``strategy`` (one of :data:`STUDY_STRATEGIES`)."""
@@ -76,9 +76,11 @@ def make_sampler(
         return RandomSampler(seed=seed)
     if strategy == "tpe":
         return TPESampler(seed=seed)
+    # None keeps TrainingFreeSampler's own default (one source for it).
+    extra = {} if candidates_per_trial is None else {"candidates_per_trial": candidates_per_trial}
     return TrainingFreeSampler(
         space, strategy, indicators, seed=seed, dataset=dataset, data_dir=data_dir, device=device,
-        overrides=overrides, candidates_per_trial=candidates_per_trial, mode=mode,
+        overrides=overrides, mode=mode, **extra,
     )  # fmt: skip
 
 
@@ -96,7 +98,7 @@ def run_optuna_study(
     progress: ProgressFn | None = None,
     data_dir: str | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-    candidates_per_trial: int = 12,
+    candidates_per_trial: int | None = None,
     mode: str = "paper",
 ) -> optuna.Study:
     """Search ``space`` with Optuna, maximising the NB201 benchmark test accuracy on ``dataset``.
