@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from tenas_automl.errors import check_choice
@@ -39,3 +42,26 @@ def set_threads(threads: int | None) -> None:
 
         raise TenasError(f"threads must be a positive integer, got {threads!r}")
     torch.set_num_threads(threads)
+
+
+@contextmanager
+def exact_numerics(device: torch.device) -> Iterator[None]:
+    """On CUDA, score in plain float32 with deterministic cuDNN kernels.
+
+    PyTorch's defaults let cuDNN convolutions use TF32 (10-bit mantissa) and
+    pick kernels by timing, some of which add in a varying order; either
+    would make a CUDA score drift from the CPU one and from run to run. The
+    papers' GPUs (pre-Ampere) had no TF32, so plain float32 is also what the
+    published numbers rest on. The previous flags are restored on exit; on
+    CPU this does nothing.
+    """
+    if device.type != "cuda":
+        yield
+        return
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = (cudnn.allow_tf32, cudnn.deterministic, cudnn.benchmark, matmul.allow_tf32)
+    cudnn.allow_tf32, cudnn.deterministic, cudnn.benchmark, matmul.allow_tf32 = False, True, False, False
+    try:
+        yield
+    finally:
+        cudnn.allow_tf32, cudnn.deterministic, cudnn.benchmark, matmul.allow_tf32 = before

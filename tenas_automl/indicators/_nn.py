@@ -115,27 +115,29 @@ def _native_convs() -> Iterator[None]:
 
 
 def jacobian(
-    model: nn.Module, x: torch.Tensor, params: Sequence[nn.Parameter], method: str = "auto",
-    layout: str = "contiguous", conv: str = "onednn",
+    model: nn.Module, x: torch.Tensor, params: Sequence[nn.Parameter], method: str,
+    layout: str, conv: str = "onednn",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Batch Jacobian and logits by ``method`` (equal results, different speed).
+    """Batch Jacobian and logits by a resolved plan (equal results, different speed).
 
-    ``batched``: one forward, all vector-Jacobian products at once
-    (:func:`batch_jacobian`). ``loop``: one backward per sample through the
-    same graph (:func:`per_sample_jacobian`). ``auto``: batched on CUDA, loop
-    on CPU. ``layout``: the memory format of ``x`` (``auto``: channels-last
-    on CPU, contiguous on CUDA). ``conv``: the CPU convolution kernels,
-    ``onednn`` (PyTorch's setting, left as it is) or ``native`` (oneDNN
-    switched off for this call; see :func:`_native_convs`).
-    :meth:`JacobianSettings.plan` picks the fastest combination measured
-    for the network's width.
+    ``method``: ``batched`` (one forward, all vector-Jacobian products at
+    once, :func:`batch_jacobian`) or ``loop`` (one backward per sample
+    through the same graph, :func:`per_sample_jacobian`). ``layout``: the
+    memory format of ``x``, ``contiguous`` or ``channels_last``. ``conv``:
+    the CPU convolution kernels, ``onednn`` (PyTorch's setting, left as it
+    is) or ``native`` (oneDNN switched off for this call; see
+    :func:`_native_convs`). :meth:`JacobianSettings.plan` resolves ``auto``
+    to the fastest combination measured for the network and device.
     """
-    if layout == "auto":
-        layout = "contiguous" if x.device.type == "cuda" else "channels_last"
+    for what, value, allowed in (
+        ("method", method, ("batched", "loop")),
+        ("layout", layout, ("contiguous", "channels_last")),
+        ("conv", conv, ("onednn", "native")),
+    ):
+        if value not in allowed:
+            raise ValueError(f"jacobian {what} must be one of {allowed} (resolve 'auto' with plan()), got {value!r}")
     if layout == "channels_last" and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
-    if method == "auto":
-        method = "batched" if x.device.type == "cuda" else "loop"
     with _native_convs() if conv == "native" else nullcontext():
         if method == "batched":
             return batch_jacobian(model, x, params)

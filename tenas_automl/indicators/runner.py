@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from tenas_automl.data import ImageData, load_data
-from tenas_automl.device import resolve_device
+from tenas_automl.device import exact_numerics, resolve_device
 from tenas_automl.errors import InvalidArchitectureError, TenasError, UnknownNameError, check_choice
 from tenas_automl.indicators.base import MODES, Context, Indicator
 from tenas_automl.indicators.registry import INDICATORS, get_indicator
@@ -83,7 +83,8 @@ def score_in_context(ctx: Context, indicator: Indicator, masks: Sequence[Mask]) 
     masks = _check_masks(ctx.space, masks)
     if not masks:
         return np.zeros(0)
-    values = np.asarray(indicator.score_masks(ctx.space, masks, ctx), dtype=float)
+    with exact_numerics(ctx.device):
+        values = np.asarray(indicator.score_masks(ctx.space, masks, ctx), dtype=float)
     _warn_non_finite(indicator.name, values)
     return values
 
