@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
 from torch import nn
+
+from tenas_automl.errors import check_choice
 
 ReluCallback = Callable[[nn.Module, torch.Tensor], None]
 
@@ -129,13 +131,13 @@ def jacobian(
     :func:`_native_convs`). :meth:`JacobianSettings.plan` resolves ``auto``
     to the fastest combination measured for the network and device.
     """
-    for what, value, allowed in (
-        ("method", method, ("batched", "loop")),
-        ("layout", layout, ("contiguous", "channels_last")),
-        ("conv", conv, ("onednn", "native")),
+    # 'auto' is not allowed here: JacobianSettings.plan resolves it.
+    for kind, value, allowed in (
+        ("jacobian method", method, JACOBIAN_METHODS),
+        ("layout", layout, LAYOUTS),
+        ("conv backend", conv, CONV_BACKENDS),
     ):
-        if value not in allowed:
-            raise ValueError(f"jacobian {what} must be one of {allowed} (resolve 'auto' with plan()), got {value!r}")
+        check_choice(f"resolved {kind}", value, [a for a in allowed if a != "auto"])
     if layout == "channels_last" and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     with _native_convs() if conv == "native" else nullcontext():

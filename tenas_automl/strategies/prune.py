@@ -171,17 +171,17 @@ class PruneStrategy(SearchStrategy):
         self, space: Space, state: SearchState, removals: Sequence[Removal], rnd: int, phase: str
     ) -> list[Removal]:
         """Score the removals against the current supernet; most prunable first."""
+        overrides = self._round_overrides(space)
         if self.draws == "common":
             # A fresh seed per round, as the official code re-initialises every round.
-            seed = int(np.random.SeedSequence([self.seed, rnd]).generate_state(1)[0])
             values = self._evaluate(
                 space, [self._mask] + [_without(self._mask, r) for r in removals],
-                seed=seed, overrides=self._round_overrides(space),
+                seed=self._draw_seed(rnd), overrides=overrides,
             )
             supernet = {n: float(v[0]) for n, v in values.items()}
             deltas = {n: self._deltas(n, v[0], v[1:]) for n, v in values.items()}
         else:
-            supernet, deltas = self._per_candidate(space, removals, rnd)
+            supernet, deltas = self._per_candidate(space, removals, rnd, overrides)
         state.evaluations += len(removals)
         names = list(self.indicators)
         ranks, first_order = {}, None
@@ -216,8 +216,12 @@ class PruneStrategy(SearchStrategy):
         )
         return [removals[i] for i in ordered]
 
+    def _draw_seed(self, *keys: int) -> int:
+        """The evaluator seed of one draw (a round, or a round's candidate)."""
+        return int(np.random.SeedSequence([self.seed, *keys]).generate_state(1)[0])
+
     def _per_candidate(
-        self, space: Space, removals: Sequence[Removal], rnd: int
+        self, space: Space, removals: Sequence[Removal], rnd: int, overrides: dict[str, dict[str, Any]] | None
     ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         """Each candidate against the supernet on a network and batches of its own.
 
@@ -227,10 +231,8 @@ class PruneStrategy(SearchStrategy):
         refs: dict[str, list[float]] = {n: [] for n in self.indicators}
         cands: dict[str, list[float]] = {n: [] for n in self.indicators}
         for i, r in enumerate(removals):
-            seed = int(np.random.SeedSequence([self.seed, rnd, i + 1]).generate_state(1)[0])
             values = self._evaluate(
-                space, [self._mask, _without(self._mask, r)], seed=seed,
-                overrides=self._round_overrides(space),
+                space, [self._mask, _without(self._mask, r)], seed=self._draw_seed(rnd, i + 1), overrides=overrides
             )
             for n, v in values.items():
                 refs[n].append(float(v[0]))
