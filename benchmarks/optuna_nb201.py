@@ -60,8 +60,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--candidates", type=int, default=12, help="TrainingFreeSampler candidates per trial")
     p.add_argument("--startup", type=int, default=5, help="TrainingFreeSampler startup trials")
     p.add_argument("--tournament", type=int, default=5, help="TrainingFreeSampler tournament size (of 20)")
-    p.add_argument("--objective-weight", type=float, default=1.0,
-                   help="TrainingFreeSampler weight of the objective surrogate in the ranking (0: indicators only)")
     p.add_argument("--percentile", type=float, default=50.0, help="TrainingFreePruner percentile")
     p.add_argument("--warmup", type=int, default=5, help="TrainingFreePruner warm-up trials")
     p.add_argument("--dataset", default="cifar10", help="benchmark column (and the indicators' images)")
@@ -79,8 +77,7 @@ def run_study(space: Space, method: str, seed: int, trials: int, args: argparse.
     if method == "training-free":
         sampler: optuna.samplers.BaseSampler = TrainingFreeSampler(
             space, "evolution", indicators, candidates_per_trial=args.candidates,
-            n_startup_trials=args.startup, tournament_size=args.tournament,
-            objective_weight=args.objective_weight, **common
+            n_startup_trials=args.startup, tournament_size=args.tournament, **common
         )
     elif method == "tpe":
         sampler = optuna.samplers.TPESampler(seed=seed)
@@ -160,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     trials = checkpoints[-1]
     space = get_space("nb201")
     out = Path(args.output)
-    config = {k: getattr(args, k) for k in ("indicators", "overrides", "candidates", "startup", "tournament", "objective_weight", "percentile", "warmup", "dataset")}
+    config = {k: getattr(args, k) for k in ("indicators", "overrides", "candidates", "startup", "tournament", "percentile", "warmup", "dataset")}
     runs = load_runs(out, config, "studies", log, keep=lambda r: r["trials"] >= trials)
 
     def after(record: dict[str, Any]) -> None:

@@ -37,22 +37,15 @@ from tenas_automl.integrations.optuna import TrainingFreeSampler, suggest_archit
 
 log = logging.getLogger("benchmarks.optuna_sampler_sim")
 
-#: name -> (candidates_per_trial, n_startup_trials, population_size, tournament_size, objective_weight, exploration)
-SETTINGS: dict[str, tuple[int, int, int, int, float, float]] = {
-    "previous defaults (8 cand, 10 startup)": (8, 10, 20, 5, 0.0, 0.0),
-    "5 startup": (8, 5, 20, 5, 0.0, 0.0),
-    "5 startup, greedy parent": (8, 5, 20, 20, 0.0, 0.0),
-    "12 cand, 5 startup": (12, 5, 20, 5, 0.0, 0.0),
-    "24 cand, 5 startup": (24, 5, 20, 5, 0.0, 0.0),
-    "16 cand, 3 startup, greedy parent": (16, 3, 20, 20, 0.0, 0.0),
-    "12 cand, 5 startup, objective weight 0.5": (12, 5, 20, 5, 0.5, 0.0),
-    "defaults (12 cand, 5 startup, objective weight 1)": (12, 5, 20, 5, 1.0, 0.0),
-    "12 cand, 5 startup, objective weight 2": (12, 5, 20, 5, 2.0, 0.0),
-    "12 cand, 5 startup, objective weight 1, exploration 1": (12, 5, 20, 5, 1.0, 1.0),
-    "12 cand, 5 startup, objective weight 1, exploration 2": (12, 5, 20, 5, 1.0, 2.0),
-    "12 cand, 5 startup, objective weight 0.5, exploration 2": (12, 5, 20, 5, 0.5, 2.0),
+#: name -> (candidates_per_trial, n_startup_trials, population_size, tournament_size)
+SETTINGS: dict[str, tuple[int, int, int, int]] = {
+    "previous defaults (8 cand, 10 startup)": (8, 10, 20, 5),
+    "5 startup": (8, 5, 20, 5),
+    "5 startup, greedy parent": (8, 5, 20, 20),
+    "defaults (12 cand, 5 startup)": (12, 5, 20, 5),
+    "24 cand, 5 startup": (24, 5, 20, 5),
+    "16 cand, 3 startup, greedy parent": (16, 3, 20, 20),
 }
-SETTING_NAMES = ("candidates_per_trial", "n_startup_trials", "population_size", "tournament_size", "objective_weight", "exploration")
 
 
 class SyntheticScorer(TrialScorer):
@@ -74,12 +67,11 @@ class SyntheticScorer(TrialScorer):
         return out
 
 
-def run(space: Any, seed: int, trials: int, setting: tuple[int, int, int, int, float, float]) -> dict[str, Any]:
-    cand, startup, pop, tour, weight, explore = setting
+def run(space: Any, seed: int, trials: int, setting: tuple[int, int, int, int]) -> dict[str, Any]:
+    cand, startup, pop, tour = setting
     sampler = TrainingFreeSampler(
         space, "evolution", ("naswot", "lr"), seed=seed, candidates_per_trial=cand,
-        n_startup_trials=startup, population_size=pop, tournament_size=tour, objective_weight=weight,
-        exploration=explore, use_cache=False,
+        n_startup_trials=startup, population_size=pop, tournament_size=tour, use_cache=False,
     )  # fmt: skip
     sampler.scorer.__class__ = SyntheticScorer
     study = optuna.create_study(direction="maximize", sampler=sampler)
@@ -93,7 +85,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, default=50)
     p.add_argument("--sigma", type=float, default=0.8, help="noise of each synthetic indicator")
     p.add_argument("--trials", type=int, default=20)
-    p.add_argument("--only", default=None, help="run only the settings whose name contains one of these (comma-separated)")
     p.add_argument("--output", default="benchmarks/results/optuna_sampler_sim.json")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -113,15 +104,12 @@ def main(argv: list[str] | None = None) -> None:
     log.info("sigma %.2f: one synthetic indicator has Spearman rho %.3f with accuracy", args.sigma, rho)
 
     results: dict[str, Any] = {}
-    wanted = [w for w in (args.only or "").split(",") if w]
     for name, setting in SETTINGS.items():
-        if wanted and not any(w in name for w in wanted):
-            continue
         runs = [run(space, s, args.trials, setting) for s in range(args.seeds)]
         b10 = [max(r["values"][:10]) for r in runs]
         b20 = [max(r["values"][: args.trials]) for r in runs]
         results[name] = {
-            "setting": dict(zip(SETTING_NAMES, setting)),
+            "setting": dict(zip(("candidates_per_trial", "n_startup_trials", "population_size", "tournament_size"), setting)),
             "best@10": statistics.fmean(b10),
             f"best@{args.trials}": statistics.fmean(b20),
             "std": statistics.stdev(b20),

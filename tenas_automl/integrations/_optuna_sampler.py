@@ -23,13 +23,11 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
-from scipy.stats import rankdata
 
 from tenas_automl.errors import TenasError, check_choice
 from tenas_automl.integrations._optuna_params import ArchCodec, ArchitectureParamError, get_codec
 from tenas_automl.integrations._optuna_scores import ARCH_ATTR, TrialScorer, Values
 from tenas_automl.spaces import Space, get_space
-from tenas_automl.strategies.surrogate import fit_additive
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +114,6 @@ class TrainingFreeSampler(BaseSampler):
         n_startup_trials: int = 5,
         population_size: int = 20,
         tournament_size: int = 5,
-        objective_weight: float = 1.0,
-        exploration: float = 0.0,
         device: str = "auto",
         dataset: str = "cifar10",
         data_dir: str | None = None,
@@ -136,17 +132,11 @@ class TrainingFreeSampler(BaseSampler):
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise TenasError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(objective_weight, bool) or not isinstance(objective_weight, (int, float)) or not (
-            0 <= objective_weight < float("inf")
-        ):
-            raise TenasError(f"objective_weight must be a finite number >= 0, got {objective_weight!r}")
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 0:
             raise TenasError(f"n_startup_trials must be a non-negative integer, got {n_startup_trials!r}")
         self.candidates_per_trial = candidates_per_trial
         self.n_startup_trials = n_startup_trials
         self.population_size, self.tournament_size = population_size, tournament_size
-        self.objective_weight = float(objective_weight)
-        self.exploration = float(exploration)
         self._fixed_seed = seed is not None
         self._seed = int(seed) if seed is not None else random.SystemRandom().randrange(2**31)
         self.codec: ArchCodec = get_codec(self.space)
@@ -263,42 +253,20 @@ class TrainingFreeSampler(BaseSampler):
                 return pruned, "prune"
             best = self._best_completed(study, view)
             incumbent = self.codec.arch_of_key(best) if best is not None else pruned
-            return self._best_of(self._neighbours(incumbent, view, rng), rng, "neighbour", study, view)
+            return self._best_of(self._neighbours(incumbent, view, rng), rng, "neighbour")
         parent = self._parent(study, view, rng)
         if parent is None:
             return self._best_of(self._random_untaken(view, rng, self.candidates_per_trial), rng, "startup")
-        return self._best_of(
-            self._neighbours(self.codec.arch_of_key(parent), view, rng), rng, "mutation", study, view
-        )
+        return self._best_of(self._neighbours(self.codec.arch_of_key(parent), view, rng), rng, "mutation")
 
-    def _best_of(
-        self,
-        candidates: list[Hashable],
-        rng: np.random.Generator,
-        origin: str,
-        study: optuna.Study | None = None,
-        view: _View | None = None,
-    ) -> tuple[Hashable, str]:
-        """The candidate with the smallest rank sum (ties: the first drawn).
-
-        The sum is over the indicators and, given a study with completed
-        trials, the additive surrogate of their objective values, weighted
-        ``objective_weight`` times the number of indicators.
-        """
+    def _best_of(self, candidates: list[Hashable], rng: np.random.Generator, origin: str) -> tuple[Hashable, str]:
+        """The candidate with the smallest indicator rank sum (ties: the first drawn)."""
         if not candidates:
             # Every architecture is taken (tiny space or huge study): allow a repeat.
             logger.warning("no untried architecture left; proposing a random one")
             return self.space.sample(rng), "repeat"
         values = self.scorer.scores(candidates)
-        ranks = self.scorer.combined_rank(values)
-        if study is not None and view is not None and self.objective_weight > 0 and len(view.completed) >= 2:
-            sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
-            keys = [self.codec.key(c) for c in candidates]
-            model = fit_additive([k for _, k, _ in view.completed], [sign * v for _, _, v in view.completed], also=keys)
-            predicted = model.predict(keys) + self.exploration * model.std(keys)
-            weight = self.objective_weight * len(self.scorer.indicators)
-            ranks = ranks + weight * rankdata(-predicted, method="average")
-        order = np.argsort(ranks, kind="stable")
+        order = np.argsort(self.scorer.combined_rank(values), kind="stable")
         return candidates[int(order[0])], origin
 
     def _parent(self, study: optuna.Study, view: _View, rng: np.random.Generator) -> Key | None:
