@@ -145,7 +145,9 @@ def test_prune_paper_settings_reach_the_rounds_only(nb201: Space) -> None:
     fake = FakeEvaluator()
     get_strategy("prune", evaluator=fake, overrides={"lr": {"repeats": 1}}, seed=7).search(nb201)
     rounds, final = fake.kwargs[:-1], fake.kwargs[-1]
-    assert all(k["overrides"] == {"ntk": {"resample": "data"}, "lr": {"repeats": 1}} for k in rounds)
+    # TE-NAS's repeats: one network per round, new batches and crops.
+    paper = {"ntk": {"resample": "data"}, "lr": {"resample": "data", "repeats": 1}}
+    assert all(k["overrides"] == paper for k in rounds)
     assert len({k["seed"] for k in rounds}) == 3  # fresh networks every round
     assert final["overrides"] == {"lr": {"repeats": 1}} and final["seed"] == 7
     fake = FakeEvaluator()
@@ -172,7 +174,7 @@ def test_prune_per_candidate_draws_rescore_the_supernet_with_each_candidate(nb20
 def test_prune_fast_preset_shrinks_the_nb201_ntk_batch_and_user_overrides_win(nb201: Space) -> None:
     fake = FakeEvaluator()
     get_strategy("prune", evaluator=fake, preset="fast").search(nb201)
-    assert fake.kwargs[0]["overrides"] == {"ntk": {"resample": "data", "batch_size": 32}}
+    assert fake.kwargs[0]["overrides"] == {"ntk": {"resample": "data", "batch_size": 32}, "lr": {"resample": "data"}}
     fake = FakeEvaluator()
     get_strategy("prune", evaluator=fake, preset="fast", mode="clean",
                  overrides={"ntk": {"batch_size": 16}}).search(nb201)

@@ -20,8 +20,8 @@ prunable instead of crashing (the official issue #3), with a warning. All
 candidates of a round share the round's networks and batches (common random
 numbers): the official code draws a fresh NTK batch per candidate and repeat
 and recomputes the supernet's NTK with it, and builds a freshly initialised
-linear-region network per candidate (its three repeats see the same inputs
-and weights, so they coincide), which adds noise to each candidate's change
+linear-region network per candidate (its three repeats share the weights
+and see new crops), which adds noise to each candidate's change
 and costs twice the NTKs. ``draws="per_candidate"`` reproduces that: each
 candidate and the supernet it is compared with are scored on a network and
 batches of their own, drawn from the candidate's seed.
@@ -88,12 +88,15 @@ class PruneStrategy(SearchStrategy):
     default_indicators = ("ntk", "lr")
 
     #: Settings of TE-NAS's pruning runs (``prune_launch.py``) that differ from
-    #: the indicators' single-architecture defaults: the NTK repeats share the
-    #: supernet's weights and see different batches; DARTS uses 14 images.
+    #: the indicators' single-architecture defaults: the repeats of both
+    #: indicators share one network and see different data (the init the
+    #: launcher asks for is not recognised, so nothing re-initialises, and
+    #: both loaders yield new batches: the linear-region collector's iterator
+    #: keeps going under torch 1.6, the pinned version); DARTS uses 14 NTK images.
     #: Applied to the rounds under ``mode="paper"``; the user's ``overrides`` win.
     PAPER_OVERRIDES: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {
-        "nb201": {"ntk": {"resample": "data"}},
-        "darts": {"ntk": {"resample": "data", "batch_size": 14}},
+        "nb201": {"ntk": {"resample": "data"}, "lr": {"resample": "data"}},
+        "darts": {"ntk": {"resample": "data", "batch_size": 14}, "lr": {"resample": "data"}},
     }
 
     def __init__(
