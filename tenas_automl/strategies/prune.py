@@ -24,7 +24,9 @@ linear-region network per candidate (its three repeats share the weights
 and see new crops), which adds noise to each candidate's change
 and costs twice the NTKs. ``draws="per_candidate"`` reproduces that: each
 candidate and the supernet it is compared with are scored on a network and
-batches of their own, drawn from the candidate's seed.
+batches of their own, drawn from the candidate's seed (one seed draws both,
+so the NTK network is redrawn too, where the official code keeps the
+round's).
 """
 
 from __future__ import annotations
