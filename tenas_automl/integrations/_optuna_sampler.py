@@ -95,9 +95,9 @@ class TrainingFreeSampler(BaseSampler):
             checked with the real ones: with NB201 accuracy as objective and
             ``naswot, lr``, best after 20 trials 94.24 against 94.15 for 10
             startup trials and 8 candidates (seeds 0-9), 94.13 over 20 seeds.
-            The search goes where the indicators point: on NB201 about a
-            third of the seeds stop at a 93.98 cell that ``naswot`` and
-            ``ntk`` rank above its 94.36 neighbour (benchmarks/README.md).
+            The search goes where the indicators point: on NB201, 6 of the
+            20 seeds stop at a 93.98 cell that ``naswot`` and ``ntk`` rank
+            above its 94.36 neighbour (benchmarks/README.md).
         device, dataset, data_dir, mode, overrides: indicator evaluation, as
             for :func:`tenas_automl.indicators.evaluate`.
         indicator_seed: seed of the indicators' weights and batches.
