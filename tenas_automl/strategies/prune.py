@@ -62,8 +62,9 @@ DRAWS = ("common", "per_candidate")
 
 #: Pruning presets: indicator settings of the rounds, per space. ``paper`` is
 #: TE-NAS's; ``fast`` scores the NB201 NTK on 32 images instead of 72: the
-#: exact batch Jacobian costs B backward passes over a batch of B, so this is
-#: about 5-10x cheaper on a CPU (see benchmarks/README.md for its accuracy).
+#: exact batch Jacobian costs B backward passes over a batch of B, so the NTK
+#: is about 5x cheaper, the whole NB201 search about 4x on a CPU (101 vs 434 s;
+#: see benchmarks/README.md for its accuracy, which is higher).
 PRUNE_PRESETS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "paper": {},
     "fast": {"nb201": {"ntk": {"batch_size": 32}}},
