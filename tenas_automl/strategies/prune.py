@@ -90,17 +90,17 @@ class PruneStrategy(SearchStrategy):
     name = "prune"
     default_indicators = ("ntk", "lr")
 
-    #: Settings of TE-NAS's pruning runs (``prune_launch.py``) that differ from
-    #: the indicators' single-architecture defaults: the repeats of both
-    #: indicators share one network and see different data (the init the
-    #: launcher asks for is not recognised, so nothing re-initialises, and
-    #: both loaders yield new batches: the linear-region collector's iterator
-    #: keeps going under torch 1.6, the pinned version); DARTS uses 14 NTK images.
-    #: Applied to the rounds under ``mode="paper"``; the user's ``overrides`` win.
-    PAPER_OVERRIDES: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {
-        "nb201": {"ntk": {"resample": "data"}, "lr": {"resample": "data"}},
-        "darts": {"ntk": {"resample": "data", "batch_size": 14}, "lr": {"resample": "data"}},
-    }
+    #: How TE-NAS's pruning loop (``prune_tenas.py``) repeats its indicators,
+    #: in every space, unlike the single-architecture defaults: the repeats
+    #: share one network and see different data (the init the launcher asks
+    #: for is not recognised, so nothing re-initialises, and both loaders
+    #: yield new batches: the linear-region collector's iterator keeps going
+    #: under torch 1.6, the pinned version).
+    PAPER_REPEATS: ClassVar[dict[str, dict[str, Any]]] = {"ntk": {"resample": "data"}, "lr": {"resample": "data"}}
+    #: Per-space settings of TE-NAS's pruning runs (``prune_launch.py``): DARTS
+    #: uses 14 NTK images. Both apply to the rounds under ``mode="paper"``; the
+    #: user's ``overrides`` win.
+    PAPER_OVERRIDES: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {"darts": {"ntk": {"batch_size": 14}}}
 
     def __init__(
         self, *, preset: str = "paper", precision: int = 3, draws: str = "common", **kwargs: Any
@@ -120,9 +120,11 @@ class PruneStrategy(SearchStrategy):
         """Indicator settings of the pruning rounds: paper defaults, then the user's."""
         merged: dict[str, dict[str, Any]] = {}
         if self.mode == "paper":
-            for name, settings in self.PAPER_OVERRIDES.get(space.name, {}).items():
-                if name in self.indicators:
-                    merged[name] = dict(settings)
+            per_space = self.PAPER_OVERRIDES.get(space.name, {})
+            for name in self.indicators:
+                settings = {**self.PAPER_REPEATS.get(name, {}), **per_space.get(name, {})}
+                if settings:
+                    merged[name] = settings
         for name, settings in PRUNE_PRESETS[self.preset].get(space.name, {}).items():
             if name in self.indicators:
                 merged[name] = {**merged.get(name, {}), **settings}
