@@ -152,6 +152,16 @@ def test_repeats_resample_weights_or_data(space) -> None:
     w = evaluate(space, ms, ["ntk"], device="cpu", overrides={"ntk": {**two, "resample": "weights"}})
     d = evaluate(space, ms, ["ntk"], device="cpu", overrides={"ntk": {**two, "resample": "data"}})
     assert w["ntk"][0] != d["ntk"][0]
+    # ``first_repeat`` gives each repeat on its own: their mean is the multi-repeat score.
+    for resample in ("weights", "data"):
+        three = {"batch_size": 8, "repeats": 3, "resample": resample}
+        whole = evaluate(space, ms, ["ntk"], device="cpu", overrides={"ntk": three})["ntk"]
+        rows = [
+            evaluate(space, ms, ["ntk"], device="cpu", overrides={"ntk": {**three, "repeats": 1, "first_repeat": r}})["ntk"]
+            for r in range(3)
+        ]
+        assert np.array_equal(whole, np.mean(rows, 0))
+        assert len({float(r[0]) for r in rows}) == 3
 
 
 def test_bad_input_raises_typed_errors(space) -> None:

@@ -61,6 +61,8 @@ def test_overrides_and_errors() -> None:
         get_indicator("lr", mode="fast")
     with pytest.raises(UnknownNameError, match="resample"):
         get_indicator("lr", resample="never")
+    with pytest.raises(TenasError, match="first_repeat=-1"):
+        get_indicator("ntk", first_repeat=-1)
     assert set(INDICATORS) == set(list_indicators())
 
 
@@ -68,6 +70,11 @@ def test_settings_digest_tracks_values() -> None:
     a, b = get_indicator("lr"), get_indicator("lr", repeats=2)
     assert a.settings.digest() == get_indicator("lr").settings.digest()
     assert a.settings.digest() != b.settings.digest()
+    # Pinned: disk-cached scores are keyed by these; fields added later
+    # (first_repeat) must not change them at their defaults.
+    assert get_indicator("ntk").settings.digest() == "98f4fcf5a1422937"
+    assert get_indicator("lr", resample="data").settings.digest() == "415335f3ebb988ac"
+    assert get_indicator("lr", resample="data", first_repeat=1).settings.digest() != "415335f3ebb988ac"
     assert a.key("paper") != a.key("clean")
 
 

@@ -126,8 +126,9 @@ def test_prune_nb201_structure(nb201: Space) -> None:
     result = strategy.search(nb201)
     mask = nb201.arch_to_mask(result.arch)
     assert all(len(ops) == 1 and ops[0] != "none" for ops in mask)
-    # 3 rounds of 1 + 24, 1 + 18, 1 + 12 masks, then the final arch alone.
-    assert fake.calls == [25, 19, 13, 1]
+    # 3 rounds of 1 + 24, 1 + 18, 1 + 12 masks, each repeat of the paper
+    # mode in a call of its own, then the final arch alone.
+    assert fake.calls == [25] * 3 + [19] * 3 + [13] * 3 + [1]
     assert result.evaluations == 54 == strategy.planned_evaluations(nb201)
     assert [len(h["candidates"]) for h in result.history] == [24, 18, 12]
     for rnd, h in enumerate(result.history):
@@ -145,9 +146,12 @@ def test_prune_paper_settings_reach_the_rounds_only(nb201: Space) -> None:
     fake = FakeEvaluator()
     get_strategy("prune", evaluator=fake, overrides={"lr": {"repeats": 1}}, seed=7).search(nb201)
     rounds, final = fake.kwargs[:-1], fake.kwargs[-1]
-    # TE-NAS's repeats: one network per round, new batches and crops.
+    # TE-NAS's repeats: one network per round, new batches and crops, each
+    # repeat scored on its own (lr has one repeat here, so one call).
     paper = {"ntk": {"resample": "data"}, "lr": {"resample": "data", "repeats": 1}}
-    assert all(k["overrides"] == paper for k in rounds)
+    for i, k in enumerate(rounds):
+        ntk = {"resample": "data", "repeats": 1, "first_repeat": i % 3}
+        assert k["overrides"] == {**paper, "ntk": ntk}
     assert len({k["seed"] for k in rounds}) == 3  # fresh networks every round
     assert final["overrides"] == {"lr": {"repeats": 1}} and final["seed"] == 7
     fake = FakeEvaluator()
@@ -159,11 +163,17 @@ def test_prune_per_candidate_draws_rescore_the_supernet_with_each_candidate(nb20
     common = get_strategy("prune", evaluator=FakeEvaluator()).search(nb201)
     fake = FakeEvaluator()
     result = get_strategy("prune", evaluator=fake, draws="per_candidate", seed=3).search(nb201)
-    # 24 + 18 + 12 calls of (supernet, candidate), then the final arch alone.
-    assert fake.calls == [2] * 54 + [1]
+    # 24 + 18 + 12 candidates, 3 repeats each of ntk and of lr, each a call
+    # on (supernet, candidate); then the final arch alone.
+    assert fake.calls == [2] * (54 * 6) + [1]
     rounds = fake.kwargs[:-1]
-    assert len({k["seed"] for k in rounds}) == 54  # a fresh draw per candidate
-    assert fake.counts[nb201.full_mask()] == 24
+    # As the official code: the round's NTK network with new batches per
+    # candidate and repeat; a new linear-region network per candidate.
+    ntk = [k for k in rounds if "first_repeat" in k["overrides"]["ntk"]]
+    assert len({k["seed"] for k in ntk}) == 3
+    assert [k["overrides"]["ntk"]["first_repeat"] for k in ntk[:72]] == list(range(72))
+    assert len({k["seed"] for k in rounds if k not in ntk}) == 54
+    assert fake.counts[nb201.full_mask()] == 24 * 6
     assert result.evaluations == 54
     # The fake does not depend on the draw, so the decisions are the common ones.
     assert result.arch == common.arch
@@ -171,10 +181,37 @@ def test_prune_per_candidate_draws_rescore_the_supernet_with_each_candidate(nb20
         get_strategy("prune", draws="shared")
 
 
+class RepeatFake(FakeEvaluator):
+    """The fake plus 40 per repeat index on ``ntk``: repeats differ in scale."""
+
+    def __call__(self, space: Space, masks: Sequence[Mask], names: Sequence[str], **kw: Any) -> dict[str, np.ndarray]:
+        out = super().__call__(space, masks, names, **kw)
+        if "ntk" in out:
+            out["ntk"] = out["ntk"] + 40.0 * (kw["overrides"] or {}).get("ntk", {}).get("first_repeat", 0)
+        return out
+
+
+def test_prune_paper_mode_averages_rounded_changes_per_repeat(nb201: Space) -> None:
+    result = get_strategy("prune", indicators=("ntk",), evaluator=RepeatFake()).search(nb201)
+    full = nb201.full_mask()
+    for c in result.history[0]["candidates"]:
+        e = nb201.edges.index(c["edge"])
+        s_full = sum(weight(i, o) for i, ops in enumerate(full) for o in ops)
+        s_cand = s_full - weight(e, c["op"])
+        ref = [100 / (1 + s_full) + 40 * r for r in range(3)]
+        cand = [100 / (1 + s_cand) + 40 * r for r in range(3)]
+        # prune_tenas.py: round((ref - cand) / ref, 3) per repeat, then the mean.
+        expected = np.mean([round((a - b) / a, 3) for a, b in zip(ref, cand)])
+        assert c["delta_ntk"] == pytest.approx(expected, abs=1e-12)
+        pooled = (np.mean(ref) - np.mean(cand)) / np.mean(ref)
+        assert abs(expected - pooled) > 1e-4  # the two averages really differ here
+
+
 def test_prune_fast_preset_shrinks_the_nb201_ntk_batch_and_user_overrides_win(nb201: Space) -> None:
     fake = FakeEvaluator()
     get_strategy("prune", evaluator=fake, preset="fast").search(nb201)
-    assert fake.kwargs[0]["overrides"] == {"ntk": {"resample": "data", "batch_size": 32}, "lr": {"resample": "data"}}
+    one = {"resample": "data", "repeats": 1, "first_repeat": 0}
+    assert fake.kwargs[0]["overrides"] == {"ntk": {**one, "batch_size": 32}, "lr": one}
     fake = FakeEvaluator()
     get_strategy("prune", evaluator=fake, preset="fast", mode="clean",
                  overrides={"ntk": {"batch_size": 16}}).search(nb201)

@@ -44,6 +44,11 @@ def derive_seed(seed: int, *keys: Hashable) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
 
 
+#: Settings fields added after scores were first cached, with their defaults.
+_ADDED_LATER: dict[str, Any] = {"first_repeat": 0}
+_MISSING = object()
+
+
 @dataclass(frozen=True)
 class Settings:
     """Settings shared by every indicator; subclasses add their own fields.
@@ -74,6 +79,9 @@ class Settings:
                 raise TenasError(f"setting {f.name}={value!r} must be a positive integer")
         if self.mode is not None:
             check_choice("mode", self.mode, MODES)
+        first = getattr(self, "first_repeat", 0)
+        if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+            raise TenasError(f"setting first_repeat={first!r} must be a non-negative integer")
         resample = getattr(self, "resample", None)
         if resample is not None:
             check_choice("resample", resample, RESAMPLE)
@@ -90,8 +98,13 @@ class Settings:
         return dataclasses.asdict(self)
 
     def digest(self) -> str:
-        """A short stable hash of the settings (for cache keys)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        """A short stable hash of the settings (for cache keys).
+
+        Fields added after the first release are left out at their default,
+        so scores cached before they existed keep their keys.
+        """
+        d = {k: v for k, v in self.to_dict().items() if _ADDED_LATER.get(k, _MISSING) != v}
+        text = json.dumps(d, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -117,6 +130,9 @@ class NetSettings(Settings):
     (None = the data's native resolution, else images are resized),
     ``augment`` (the NB201 training transform). ``resample``: what differs
     between repeats (fresh ``weights``, fresh ``data``, or ``both``).
+    ``first_repeat``: the draw index of the first repeat (repeat ``r`` uses
+    draw ``first_repeat + r``), so that ``repeats=1, first_repeat=r`` gives
+    repeat ``r`` of a multi-repeat score on its own.
     """
 
     width: int = 16
@@ -131,6 +147,7 @@ class NetSettings(Settings):
     input_size: int | None = None
     augment: bool = False
     resample: str = "weights"
+    first_repeat: int = 0
 
     def net_kwargs(self, num_classes: int) -> dict[str, Any]:
         """``Space.build_supernet`` keywords for this network."""
@@ -320,6 +337,7 @@ class Indicator(ABC):
 def repeat_indices(settings: Settings, r: int) -> tuple[int, int]:
     """(weights index, data index) of repeat ``r`` under ``settings.resample``."""
     resample = getattr(settings, "resample", "weights")
+    r += getattr(settings, "first_repeat", 0)
     weights = r if resample in ("weights", "both") else 0
     data = r if resample in ("data", "both") else 0
     return weights, data

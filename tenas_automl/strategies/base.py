@@ -218,15 +218,17 @@ class SearchStrategy(ABC):
         *,
         seed: int | None = None,
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        names: Sequence[str] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Score ``masks`` with every indicator; one float array per indicator.
+        """Score ``masks`` with every indicator (or ``names``); one float array per indicator.
 
         ``seed`` and ``overrides`` default to the strategy's own.
         """
+        names = list(self.indicators if names is None else names)
         raw = self.evaluator(
             space,
             list(masks),
-            list(self.indicators),
+            names,
             seed=self.seed if seed is None else seed,
             device=self.device,
             dataset=self.dataset,
@@ -235,7 +237,7 @@ class SearchStrategy(ABC):
             overrides=self.overrides if overrides is None else overrides,
             **({"workers": self.workers} if self.workers > 1 else {}),
         )
-        out = {n: np.asarray(raw[n], dtype=float).reshape(-1) for n in self.indicators}
+        out = {n: np.asarray(raw[n], dtype=float).reshape(-1) for n in names}
         for n, v in out.items():
             if v.shape[0] != len(masks):
                 raise RuntimeError(f"evaluator returned {v.shape[0]} values of {n!r} for {len(masks)} masks")

@@ -12,21 +12,21 @@ least important ops, until one op per edge is left (NB201: 4 -> 3 -> 2 -> 1,
 (DARTS) then keep, node by node, the ``space.inputs_per_node`` edges whose
 removal hurts most, ranked the same way.
 
-Differences from ``prune_tenas.py``: the evaluator averages the indicator over
-its repeats before the relative change is taken (the official code averages
-the per-repeat changes); the denominator is ``|v_super|`` so that indicators
-that can be negative keep their direction; NaN changes rank as least
-prunable instead of crashing (the official issue #3), with a warning. All
-candidates of a round share the round's networks and batches (common random
-numbers): the official code draws a fresh NTK batch per candidate and repeat
-and recomputes the supernet's NTK with it, and builds a freshly initialised
-linear-region network per candidate (its three repeats share the weights
-and see new crops), which adds noise to each candidate's change
-and costs twice the NTKs. ``draws="per_candidate"`` reproduces that: each
-candidate and the supernet it is compared with are scored on a network and
-batches of their own, drawn from the candidate's seed (one seed draws both,
-so the NTK network is redrawn too, where the official code keeps the
-round's).
+As in ``prune_tenas.py``, paper mode takes the change per repeat, rounds it
+to ``precision`` decimals and averages the repeats (each repeat is one
+evaluator call, ``first_repeat`` picking its draw); clean mode takes the
+change of the repeat-averaged values. Differences from ``prune_tenas.py``:
+the denominator is ``|v_super|`` so that indicators that can be negative
+keep their direction; NaN changes rank as least prunable instead of
+crashing (the official issue #3), with a warning. All candidates of a round
+share the round's networks and batches (common random numbers): the
+official code draws a fresh NTK batch per candidate and repeat (on the
+round's network) and recomputes the supernet's NTK with it, and builds a
+freshly initialised linear-region network per candidate (its three repeats
+share the weights and see new crops), which adds noise to each candidate's
+change and costs twice the NTKs. ``draws="per_candidate"`` reproduces that:
+the NTK on the round's network with batches of the candidate's own, the
+other indicators on a network and inputs drawn from the candidate's seed.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class PruneStrategy(SearchStrategy):
             differences tie.
         draws: ``"common"`` (default: every candidate of a round on the same
             networks and batches) or ``"per_candidate"`` (the official code's
-            fresh networks and batches per candidate, twice the cost; see the
+            fresh batches (and linear-region networks) per candidate, twice the cost; see the
             module docstring).
         **kwargs: see :class:`SearchStrategy`.
     """
@@ -101,6 +101,10 @@ class PruneStrategy(SearchStrategy):
     #: uses 14 NTK images. Both apply to the rounds under ``mode="paper"``; the
     #: user's ``overrides`` win.
     PAPER_OVERRIDES: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {"darts": {"ntk": {"batch_size": 14}}}
+    #: Under ``draws="per_candidate"``, indicators whose network is the round's
+    #: (the official code copies the round's NTK weights into every candidate;
+    #: it builds a new linear-region network per candidate).
+    ROUND_NETWORK: ClassVar[frozenset[str]] = frozenset({"ntk"})
 
     def __init__(
         self, *, preset: str = "paper", precision: int = 3, draws: str = "common", **kwargs: Any
@@ -182,12 +186,12 @@ class PruneStrategy(SearchStrategy):
         overrides = self._round_overrides(space)
         if self.draws == "common":
             # A fresh seed per round, as the official code re-initialises every round.
-            values = self._evaluate(
+            values = self._score(
                 space, [self._mask] + [_without(self._mask, r) for r in removals],
-                seed=self._draw_seed(rnd), overrides=overrides,
+                self._draw_seed(rnd), overrides,
             )
-            supernet = {n: float(v[0]) for n, v in values.items()}
-            deltas = {n: self._deltas(n, v[0], v[1:]) for n, v in values.items()}
+            supernet = {n: float(np.mean(v[:, 0])) for n, v in values.items()}
+            deltas = {n: self._deltas(n, v[:, :1], v[:, 1:]) for n, v in values.items()}
         else:
             supernet, deltas = self._per_candidate(space, removals, rnd, overrides)
         state.evaluations += len(removals)
@@ -195,9 +199,10 @@ class PruneStrategy(SearchStrategy):
         ranks, first_order = {}, None
         for n in names:
             # Prunable first: removal lowered a lower-is-better indicator, or
-            # raised a higher-is-better one.
+            # raised a higher-is-better one. Per-repeat changes arrive rounded.
             ranks[n], order = dense_rank(
-                deltas[n], descending=not self.higher_is_better[n], precision=self.precision
+                deltas[n], descending=not self.higher_is_better[n], precision=self.precision,
+                round_first=not self._per_repeat,
             )
             first_order = order if first_order is None else first_order
         sums = sum(ranks[n] for n in names)
@@ -228,36 +233,88 @@ class PruneStrategy(SearchStrategy):
         """The evaluator seed of one draw (a round, or a round's candidate)."""
         return int(np.random.SeedSequence([self.seed, *keys]).generate_state(1)[0])
 
+    @property
+    def _per_repeat(self) -> bool:
+        """Paper mode takes the relative change per repeat, as ``prune_tenas.py``."""
+        return self.mode == "paper"
+
+    def _repeats(self, name: str, overrides: dict[str, dict[str, Any]] | None) -> int:
+        """Repeats indicator ``name`` makes under ``overrides`` (1 if it cannot be split)."""
+        from tenas_automl.indicators import get_indicator
+
+        settings = get_indicator(name, **(overrides or {}).get(name, {})).settings
+        return settings.repeats if hasattr(settings, "first_repeat") else 1
+
+    def _score(
+        self, space: Space, masks: Sequence[Mask], seed: int, overrides: dict[str, dict[str, Any]] | None,
+        names: Sequence[str] | None = None, first_draw: int = 0,
+    ) -> dict[str, np.ndarray]:
+        """Values of ``masks`` per repeat, shape (repeats, masks) per indicator.
+
+        Paper mode scores each repeat on its own (``repeats=1``,
+        ``first_repeat`` = ``first_draw`` + r: the same draws as one call with
+        all repeats); clean mode makes one call, its mean as a single row.
+        """
+        names = list(self.indicators if names is None else names)
+        if not self._per_repeat:
+            return {n: v[None] for n, v in self._evaluate(space, masks, seed=seed, overrides=overrides, names=names).items()}
+        reps = {n: self._repeats(n, overrides) for n in names}
+        rows: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        for r in range(max(reps.values())):
+            now = [n for n in names if reps[n] > r]
+            split = {n: {**(overrides or {}).get(n, {}), "repeats": 1, "first_repeat": first_draw + r}
+                     for n in now if reps[n] > 1 or first_draw}
+            values = self._evaluate(space, masks, seed=seed, overrides={**(overrides or {}), **split}, names=now)
+            for n in now:
+                rows[n].append(values[n])
+        return {n: np.stack(v) for n, v in rows.items()}
+
     def _per_candidate(
         self, space: Space, removals: Sequence[Removal], rnd: int, overrides: dict[str, dict[str, Any]] | None
     ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-        """Each candidate against the supernet on a network and batches of its own.
+        """Each candidate against the supernet on batches (and networks) of its own.
 
-        Returns the supernet's values (mean over the candidates' draws) and the
-        relative changes.
+        As ``prune_tenas.py``: the NTK network is the round's, each candidate
+        with new batches; the other indicators (linear regions) get a network
+        of their own per candidate. Returns the supernet's values (mean over
+        the candidates' draws) and the relative changes.
         """
-        refs: dict[str, list[float]] = {n: [] for n in self.indicators}
-        cands: dict[str, list[float]] = {n: [] for n in self.indicators}
+        refs: dict[str, list[np.ndarray]] = {n: [] for n in self.indicators}
+        cands: dict[str, list[np.ndarray]] = {n: [] for n in self.indicators}
+        kept = [n for n in self.indicators if n in self.ROUND_NETWORK]
+        fresh = [n for n in self.indicators if n not in self.ROUND_NETWORK]
         for i, r in enumerate(removals):
-            values = self._evaluate(
-                space, [self._mask, _without(self._mask, r)], seed=self._draw_seed(rnd, i + 1), overrides=overrides
-            )
+            pair = [self._mask, _without(self._mask, r)]
+            values: dict[str, np.ndarray] = {}
+            if kept:
+                draws = max(self._repeats(n, overrides) for n in kept)
+                values |= self._score(space, pair, self._draw_seed(rnd), overrides, kept, first_draw=i * draws)
+            if fresh:
+                values |= self._score(space, pair, self._draw_seed(rnd, i + 1), overrides, fresh)
             for n, v in values.items():
-                refs[n].append(float(v[0]))
-                cands[n].append(float(v[1]))
+                refs[n].append(v[:, 0])
+                cands[n].append(v[:, 1])
         supernet = {n: float(np.mean(v)) for n, v in refs.items()}
-        deltas = {n: self._deltas(n, np.array(refs[n]), np.array(cands[n])) for n in self.indicators}
+        deltas = {n: self._deltas(n, np.stack(refs[n], 1), np.stack(cands[n], 1)) for n in self.indicators}
         return supernet, deltas
 
-    def _deltas(self, name: str, ref: float | np.ndarray, cand: np.ndarray) -> np.ndarray:
-        """Relative changes ``(ref - cand) / |ref|`` (``ref`` per candidate or shared)."""
+    def _deltas(self, name: str, ref: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """Relative changes ``(ref - cand) / |ref|`` per repeat (rows), then their mean.
+
+        ``ref`` is (repeats, 1) (shared by the candidates) or (repeats,
+        candidates). In paper mode each repeat's change is rounded to
+        ``precision`` decimals before the mean, as in ``prune_tenas.py``.
+        """
         with np.errstate(divide="ignore", invalid="ignore"):
             d = (ref - cand) / abs(ref)
+        if self._per_repeat:
+            d = np.vectorize(lambda x: round(float(x), self.precision) if math.isfinite(x) else x, otypes=[float])(d)
+        d = d.mean(0)
         if not np.all(np.isfinite(d)):
             logger.warning(
                 "%d of %d relative changes of %r are not finite (supernet value %s); "
                 "NaN ranks as least prunable",
-                int(np.sum(~np.isfinite(d))), len(d), name, ref,
+                int(np.sum(~np.isfinite(d))), len(d), name, ref.mean(),
             )
         return d
 

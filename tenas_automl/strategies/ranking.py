@@ -22,16 +22,21 @@ def round_sig(x: float, digits: int = 3) -> float:
     return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
-def dense_rank(values: np.ndarray, *, descending: bool, precision: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def dense_rank(
+    values: np.ndarray, *, descending: bool, precision: int = 3, round_first: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """TE-NAS ranks of ``values`` (rank 0 first) and the order they were sorted in.
 
-    As in ``prune_tenas.py``: each value is rounded to ``precision`` decimals,
+    As in ``prune_tenas.py``: each value is rounded to ``precision`` decimals
+    (``round_first=False``: the caller did it, e.g. per repeat before a mean),
     the list is stably sorted by the value rounded to ``precision``
     significant figures, and an entry shares its predecessor's rank when the
-    decimal-rounded values are equal, else takes the next integer. NaNs come
-    after every number and share one rank.
+    values are equal, else takes the next integer. NaNs come after every
+    number and share one rank.
     """
-    vals = np.array([round(float(v), precision) if math.isfinite(v) else float(v) for v in values])
+    vals = np.array(
+        [round(float(v), precision) if round_first and math.isfinite(v) else float(v) for v in values]
+    )
     keys = np.array([round_sig(v, precision) for v in vals])
     finite = ~np.isnan(keys)
     idx = np.flatnonzero(finite)
