@@ -64,7 +64,7 @@ DRAWS = ("common", "per_candidate")
 #: TE-NAS's; ``fast`` scores the NB201 NTK on 32 images instead of 72: the
 #: exact batch Jacobian costs B backward passes over a batch of B, so the NTK
 #: is about 5x cheaper, the whole NB201 search about 4x on a CPU (101 vs 434 s;
-#: see benchmarks/README.md for its accuracy, which is higher).
+#: benchmarks/README.md compares the two presets' accuracy).
 PRUNE_PRESETS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "paper": {},
     "fast": {"nb201": {"ntk": {"batch_size": 32}}},
