@@ -358,9 +358,15 @@ def run(
             err.print(f"wrote {plot}")
 
 
+def _field_table(title: str) -> Table:
+    """A two-column table whose values fold instead of being cut: an arch must stay copyable."""
+    table = Table("field", "value", title=title, show_header=False)
+    table.columns[1].overflow = "fold"
+    return table
+
+
 def _print_run(doc: dict[str, Any]) -> None:
-    table = Table(title=f"{doc['strategy']} on {doc['space']} ({doc['dataset']}, seed {doc['seed']})",
-                  show_header=False)
+    table = _field_table(f"{doc['strategy']} on {doc['space']} ({doc['dataset']}, seed {doc['seed']})")
     table.add_row("arch", doc["arch"])
     for name, value in doc["indicators"].items():
         table.add_row(name, _fmt(value))
@@ -389,7 +395,7 @@ def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] 
                                  sampler_strategy=strategy, seed=seed, dataset=dataset, device=device,
                                  progress=bar, **kwargs)
     best = study.best_trial
-    table = Table(title=f"optuna study {study.study_name!r}", show_header=False)
+    table = _field_table(f"optuna study {study.study_name!r}")
     table.add_row("trials", str(len(study.trials)))
     table.add_row("best value", _fmt(best.value))
     for k, v in best.user_attrs.items():

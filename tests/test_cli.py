@@ -17,7 +17,7 @@ CONTRACT_KEYS = {"space", "strategy", "dataset", "seed", "arch", "indicators", "
 
 
 def cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TENAS_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "TENAS_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1", "COLUMNS": "80"}
     return subprocess.run([sys.executable, "-m", "tenas_automl.cli", *args], capture_output=True,
                           text=True, env=env, timeout=600, cwd=tmp_path)
 
@@ -57,12 +57,25 @@ def test_user_errors_are_one_line_and_exit_1(tmp_path: Path, args: tuple[str, ..
     assert "Traceback" not in res.stderr
 
 
+def _table_value(screen: str, field: str) -> str:
+    """The whole value of ``field`` in a printed two-column table, its folded lines joined."""
+    rows = [[c.strip() for c in ln.split("│")[1:-1]] for ln in screen.splitlines() if ln.count("│") == 3]
+    start = next(i for i, (key, _) in enumerate(rows) if key == field)
+    parts = [rows[start][1]]
+    for key, value in rows[start + 1 :]:
+        if key:
+            break
+        parts.append(value)
+    return "".join(parts)
+
+
 def test_run_writes_contract_json_and_plot(tmp_path: Path) -> None:
     out, plot = tmp_path / "res.json", tmp_path / "traj.png"
     res = cli("run", "--indicators", "lr", "--seed", "1", "--device", "cpu", "--output", str(out),
               "--plot", str(plot), "--quiet", tmp_path=tmp_path)
     assert res.returncode == 0, res.stderr
     doc = json.loads(out.read_text())
+    assert _table_value(res.stdout, "arch") == doc["arch"]  # folded on an 80-column screen, never cut
     assert CONTRACT_KEYS <= set(doc)
     assert doc["space"] == "nb201" and doc["strategy"] == "prune" and doc["device"] == "cpu"
     assert doc["evaluations"] == 54 and "none" not in doc["arch"]
