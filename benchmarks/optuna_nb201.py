@@ -5,6 +5,9 @@ of the suggested cell, so a "trial" costs nothing here; what matters is how
 quickly each sampler finds good cells. For each seed:
 
 * ``training-free``: :class:`TrainingFreeSampler` (evolution);
+* ``training-free-prune``: :class:`TrainingFreeSampler` with
+  ``strategy="prune"`` (TE-NAS pruning with the same indicators, then the
+  indicator-best untried neighbour of the best trial);
 * ``tpe`` and ``random``: Optuna's ``TPESampler`` and ``RandomSampler`` on
   the same categorical parameters (:func:`suggest_architecture`);
 * ``random+pruner``: ``RandomSampler`` with :class:`TrainingFreePruner`,
@@ -46,7 +49,7 @@ from tenas_automl.integrations.optuna import (
 from tenas_automl.spaces.base import Space
 
 log = logging.getLogger("benchmarks.optuna_nb201")
-METHODS = ("training-free", "tpe", "random", "random+pruner")
+METHODS = ("training-free", "training-free-prune", "tpe", "random", "random+pruner")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,9 +77,10 @@ def run_study(space: Space, method: str, seed: int, trials: int, args: argparse.
     indicators = tuple(n.strip() for n in args.indicators.split(",") if n.strip())
     common = dict(seed=seed, dataset=args.dataset, device=args.device, overrides=args.overrides)
     pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
-    if method == "training-free":
+    if method.startswith("training-free"):
+        strategy = "prune" if method == "training-free-prune" else "evolution"
         sampler: optuna.samplers.BaseSampler = TrainingFreeSampler(
-            space, "evolution", indicators, candidates_per_trial=args.candidates,
+            space, strategy, indicators, candidates_per_trial=args.candidates,
             n_startup_trials=args.startup, tournament_size=args.tournament, **common
         )
     elif method == "tpe":
@@ -134,7 +138,7 @@ def summarize(runs: list[dict[str, Any]], checkpoints: list[int]) -> dict[str, A
 
 
 def print_table(summary: dict[str, Any], checkpoints: list[int]) -> None:
-    print_best_table(summary, checkpoints, method_width=15, time_width=9)
+    print_best_table(summary, checkpoints, method_width=20, time_width=9)
     row = summary.get("random+pruner")
     if row:
         print("\nrandom+pruner: fraction pruned before training / best kept / best of all proposed")
