@@ -304,7 +304,10 @@ def run(
     engine: str = typer.Option("native", help="native | optuna | nni."),
     storage: Optional[str] = typer.Option(None, help="Optuna storage URL, e.g. sqlite:///study.db (engine optuna)."),
     study_name: Optional[str] = typer.Option(None, help="Optuna study name; rerunning resumes it (engine optuna)."),
-    trials: int = typer.Option(50, help="Trials (engine optuna) or submitted models (engine nni)."),
+    trials: int = typer.Option(
+        50, help="Finished trials the study should have, a rerun adds only the missing ones (engine optuna); "
+        "models submitted (engine nni)."
+    ),
     workers: Optional[int] = typer.Option(
         None, help="CPU processes scoring candidates in parallel, same results (default: one per core on CPU)."),
     threads: Optional[int] = THREADS_OPT,
