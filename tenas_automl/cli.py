@@ -295,7 +295,8 @@ def run(
     indicators: Optional[str] = typer.Option(None, help="Comma-separated indicators (default: the strategy's)."),
     budget: Optional[int] = typer.Option(None, help="Architectures to score (evolution, random)."),
     preset: Optional[str] = typer.Option(
-        None, help="prune: paper (default) | fast (NTK on 32 images); evolution: fast (default) | paper."),
+        None, help="prune: paper (default) | fast (NTK on 32 images; also the optuna prune sampler's); "
+        "evolution: fast (default) | paper."),
     seed: int = typer.Option(0, help="Random seed: same seed, same architecture."),
     device: str = DEVICE_OPT,
     mode: str = MODE_OPT,
@@ -322,12 +323,13 @@ def run(
     dev = resolve_device(device)
     sp = get_space(space)
     names = _split(indicators)
-    if preset is not None and (engine != "native" or strategy not in ("prune", "evolution")):
-        raise TenasError(f"--preset {preset!r} applies to --strategy prune or evolution with --engine native; "
-                         f"got --strategy {strategy} --engine {engine}")
+    native = engine == "native" and strategy in ("prune", "evolution")
+    if preset is not None and not (native or (engine == "optuna" and strategy == "prune")):
+        raise TenasError(f"--preset {preset!r} applies to --strategy prune or evolution with --engine native "
+                         f"and to --strategy prune with --engine optuna; got --strategy {strategy} --engine {engine}")
     if engine == "optuna":
         _run_optuna(sp, strategy, dataset, names, seed, str(dev), storage, study_name, trials, output, quiet,
-                    mode=mode, data_dir=None if data_dir is None else str(data_dir))
+                    mode=mode, data_dir=None if data_dir is None else str(data_dir), preset=preset)
         return
     if engine == "nni":
         _run_nni(space, strategy, dataset, names, seed, str(dev), trials, output, quiet,

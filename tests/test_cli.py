@@ -47,6 +47,8 @@ def test_help_and_list(tmp_path: Path) -> None:
         (("run", "--workers", "0"), "workers"),
         (("run", "--preset", "turbo"), "turbo"),
         (("run", "--strategy", "random", "--preset", "fast"), "--preset"),
+        (("run", "--engine", "optuna", "--strategy", "evolution", "--preset", "fast"), "--preset"),
+        (("run", "--engine", "optuna", "--preset", "turbo", "--trials", "1"), "turbo"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_1(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:

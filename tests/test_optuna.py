@@ -32,6 +32,7 @@ from tenas_automl.integrations.optuna import (
     run_optuna_study,
     suggest_architecture,
 )
+from tenas_automl.integrations._optuna_study import preset_overrides
 from tenas_automl.spaces import get_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -404,10 +405,27 @@ def test_run_optuna_study_resumes_to_the_total(nb201, tmp_path: Path) -> None:
     with pytest.raises(TenasError, match="created with"):
         other = {**kw, "indicators": ("params",), "overrides": PARAMS_ONLY}
         run_optuna_study("nb201", trials=6, study_name=study.study_name, **other)
+    with pytest.raises(TenasError, match="created with"):
+        finer = {**TINY, "naswot": {**TINY["naswot"], "batch_size": 8}}
+        run_optuna_study("nb201", trials=6, study_name=study.study_name, **{**kw, "overrides": finer})
     with pytest.raises(TenasError, match="has none"):
         run_optuna_study("darts", trials=2)
     with pytest.raises(TenasError, match="strategy"):
         run_optuna_study("nb201", trials=2, sampler_strategy="bayes")
+
+
+def test_prune_preset_overrides(nb201) -> None:
+    fast = {"ntk": {"batch_size": 32}}
+    assert preset_overrides(nb201, "prune", ("ntk", "lr"), "fast") == fast
+    assert preset_overrides(nb201, "prune", ("ntk", "lr"), None) is None
+    assert preset_overrides(nb201, "prune", ("ntk", "lr"), "paper") is None
+    assert preset_overrides(nb201, "prune", ("lr",), "fast") is None  # the preset only touches ntk
+    mine = {"ntk": {"batch_size": 16}, "lr": {"repeats": 1}}
+    assert preset_overrides(nb201, "prune", ("ntk", "lr"), "fast", mine) == mine  # the user's settings win
+    with pytest.raises(TenasError, match="turbo"):
+        preset_overrides(nb201, "prune", ("ntk",), "turbo")
+    with pytest.raises(TenasError, match="evolution"):
+        preset_overrides(nb201, "evolution", ("ntk",), "fast")
 
 
 @pytest.mark.slow

@@ -72,12 +72,33 @@ class TrainingFreeSampler(BaseSampler):
     result is stored in the study, so other processes and resumed runs reuse
     it) and proposes its architecture first; every later trial proposes the
     indicator-best untried neighbour (one mutation) of the best trial so far
-    (the pruning result until a trial completes).
+    (the pruning result until a trial completes). With the NB201 accuracy as
+    objective, ``strategy="prune"`` with ``ntk, lr`` and the NTK on 32 images
+    (``overrides={"ntk": {"batch_size": 32}}``, the ``fast`` pruning preset)
+    is the best recipe measured: 94.25 +- 0.22 after 20 trials over 20 seeds,
+    13 of them finding the space's best cell, against TPE's 94.29 +- 0.15
+    after 100 trials (about 5 minutes per study on one CPU core; ``lr``
+    alone: 94.19 in 5 seconds). The evolution default with ``naswot, lr``
+    reaches 94.13 (benchmarks/README.md).
 
     No architecture that another trial of the study has (finished, running,
     waiting or failed) is proposed again while untried ones remain. Each trial
     records ``tenas:arch``, the indicator values (``tenas:ntk``, ...),
     ``tenas:settings`` and ``tenas:origin`` in its user attributes.
+
+    Example:
+        .. code-block:: python
+
+            import optuna
+            from tenas_automl import get_space
+            from tenas_automl.integrations.optuna import TrainingFreeSampler, suggest_architecture
+
+            space = get_space("nb201")
+            sampler = TrainingFreeSampler(space, "prune", ("ntk", "lr"), seed=0,
+                                          overrides={"ntk": {"batch_size": 32}})
+            study = optuna.create_study(direction="maximize", sampler=sampler)
+            study.optimize(lambda t: space.benchmark_accuracy(suggest_architecture(t, space), "cifar10"),
+                           n_trials=20)
 
     Args:
         space: the search space (object or name).
