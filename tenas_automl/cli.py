@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -391,10 +392,11 @@ def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] 
                 output: Path | None, quiet: bool, **extra: Any) -> None:
     import optuna
 
-    from tenas_automl.integrations.optuna import run_optuna_study, summarize_study
+    from tenas_automl.integrations.optuna import SCORES_ATTR, run_optuna_study, summarize_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     kwargs: dict[str, Any] = dict(extra) if names is None else {"indicators": names, **extra}
+    start = time.perf_counter()
     with _progress("optuna trials", quiet) as bar:
         study = run_optuna_study(space, storage=storage, study_name=study_name, trials=trials,
                                  sampler_strategy=strategy, seed=seed, dataset=dataset, device=device,
@@ -404,14 +406,17 @@ def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] 
     table.add_row("trials", str(len(study.trials)))
     table.add_row("best value", _fmt(best.value))
     for k, v in best.user_attrs.items():
-        table.add_row(k, _fmt(v))
+        if k != SCORES_ATTR:  # the same values, keyed by their settings
+            table.add_row(k, _fmt(v))
     out.print(table)
     if output is not None:
         from tenas_automl._io import atomic_write_json
 
         doc = {"space": space.name, "strategy": strategy, "engine": "optuna", "dataset": dataset, "seed": seed,
                **summarize_study(study, space), "study_name": study.study_name, "trials": len(study.trials),
-               "best_value": best.value, "device": device}
+               "best_value": best.value, "device": device, "version": __version__,
+               # This command's time: a resumed study counts only the trials it added.
+               "search_seconds": round(time.perf_counter() - start, 3)}
         atomic_write_json(output, doc)
 
 

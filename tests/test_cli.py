@@ -94,6 +94,29 @@ def test_run_writes_contract_json_and_plot(tmp_path: Path) -> None:
     assert json.loads(again.read_text())["arch"] == doc["arch"]  # same seed, same architecture
 
 
+def test_run_optuna_engine_writes_contract_json_and_resumes(tmp_path: Path) -> None:
+    import optuna
+
+    from tenas_automl import get_space
+
+    db, out = tmp_path / "study.db", tmp_path / "study.json"
+    args = ("run", "--engine", "optuna", "--strategy", "evolution", "--indicators", "params", "--device", "cpu",
+            "--storage", f"sqlite:///{db}", "--study-name", "demo", "--output", str(out), "--quiet")
+    res = cli(*args, "--trials", "3", tmp_path=tmp_path)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text())
+    assert CONTRACT_KEYS <= set(doc) and doc["engine"] == "optuna" and doc["trials"] == 3
+    space = get_space("nb201")
+    assert doc["best_value"] == pytest.approx(space.benchmark_accuracy(space.parse(doc["arch"]), "cifar10"))
+    first = [t.params for t in optuna.load_study(study_name="demo", storage=f"sqlite:///{db}").trials]
+    res = cli(*args, "--trials", "5", tmp_path=tmp_path)  # the same command, a larger total: resumes
+    assert res.returncode == 0, res.stderr
+    trials = optuna.load_study(study_name="demo", storage=f"sqlite:///{db}").trials
+    assert len(trials) == 5 and [t.params for t in trials[:3]] == first
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 5
+    assert json.loads(out.read_text())["trials"] == 5
+
+
 def test_run_on_darts_writes_the_genotype_and_its_size(tmp_path: Path) -> None:
     out = tmp_path / "darts.json"
     res = cli("run", "--space", "darts", "--strategy", "random", "--budget", "3", "--indicators", "params",

@@ -42,3 +42,40 @@ def test_train_darts_genotype_rejects_an_nb201_result(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, str(EXAMPLES / "train_darts_genotype.py"), "--result", str(result)],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode != 0 and "nb201" in res.stderr
+
+
+def _example(script: str, *args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TENAS_CACHE_DIR": str(cache)}
+    return subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True,
+                          env=env, timeout=600)  # fmt: skip
+
+
+def test_optuna_example_trains_prunes_and_records_scores(tmp_path: Path) -> None:
+    import optuna
+
+    db = tmp_path / "nb201.db"
+    res = _example("optuna_nb201.py", "--trials", "4", "--steps", "10", "--indicators", "params",
+                   "--candidates", "2", "--storage", f"sqlite:///{db}", cache=tmp_path / "cache")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "4 trials in" in res.stdout
+    (summary,) = optuna.get_all_study_summaries(f"sqlite:///{db}")
+    trials = optuna.load_study(study_name=summary.study_name, storage=f"sqlite:///{db}").trials
+    assert len(trials) == 4 and all("tenas:params" in t.user_attrs for t in trials)
+    assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in trials)
+
+
+def test_optuna_shared_storage_example_two_workers_then_resume(tmp_path: Path) -> None:
+    import optuna
+
+    db = tmp_path / "shared.db"
+    args = ("--workers", "2", "--indicators", "params", "--db", str(db))
+    res = _example("optuna_shared_storage.py", *args, "--trials", "6", cache=tmp_path / "cache")
+    assert res.returncode == 0, res.stderr
+    assert "repeated architectures: 0" in res.stdout
+    first = len(optuna.load_study(study_name="nb201-shared", storage=f"sqlite:///{db}").trials)
+    assert 6 <= first <= 7  # each worker stops at the total; one may finish a last running trial
+    res = _example("optuna_shared_storage.py", *args, "--trials", "10", cache=tmp_path / "cache")
+    assert res.returncode == 0, res.stderr
+    study = optuna.load_study(study_name="nb201-shared", storage=f"sqlite:///{db}")
+    keys = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert 10 <= len(keys) <= 11 and len(set(keys)) == len(keys)

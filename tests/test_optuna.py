@@ -8,6 +8,7 @@ the slow test only.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -333,6 +334,21 @@ def test_pruner_prunes_below_percentile_after_warmup(nb201) -> None:
         assert (PRUNED_ATTR in trials[i].user_attrs) == pruned[i]
 
 
+def test_pruner_and_sampler_with_other_settings_keep_both_scores(nb201, tmp_path: Path) -> None:
+    # Different indicator seeds: each keeps its own values on the trial, so the
+    # pruner still counts the finished trials and the sampler never re-scores.
+    sampler = _sampler(nb201, seed=1)
+    pruner = TrainingFreePruner(nb201, INDICATORS, percentile=100.0, warmup=2, overrides=TINY, device="cpu", seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner,
+                                storage=f"sqlite:///{tmp_path / 'both.db'}")  # fmt: skip
+    study.optimize(_pruned_accuracy_objective(nb201), n_trials=8)
+    states = [t.state for t in study.trials]
+    assert states[:2] == [TrialState.COMPLETE] * 2 and TrialState.PRUNED in states[2:]
+    for t in study.trials:
+        assert sampler.scorer.stored(t) is not None and pruner.scorer.stored(t) is not None, t.number
+    assert sampler.scorer.stored(study.trials[0]) != pruner.scorer.stored(study.trials[0])
+
+
 def test_wrapped_pruner_after_first_report(nb201) -> None:
     for wrapped, expect in ((optuna.pruners.ThresholdPruner(lower=50.0), True), (None, False)):
         pruner = TrainingFreePruner(
@@ -388,6 +404,18 @@ def test_study_with_other_architecture_choices_is_rejected(nb201) -> None:
         study.add_trial(create_trial(params={name: "conv"}, distributions={name: dist}, value=1.0))
         with pytest.raises(ArchitectureParamError, match=message):
             study.optimize(_accuracy_objective(nb201), n_trials=1)
+
+
+def test_trials_under_other_names_are_ignored_with_a_warning(nb201, caplog) -> None:
+    dist = optuna.distributions.CategoricalDistribution(("a", "b"))
+    study = optuna.create_study(direction="maximize", sampler=_sampler(nb201))
+    study.add_trial(create_trial(params={"edge0": "a"}, distributions={"edge0": dist}, value=99.0))
+    with caplog.at_level(logging.WARNING, logger="tenas_automl"):
+        study.optimize(_accuracy_objective(nb201), n_trials=2)
+    warnings = [r.getMessage() for r in caplog.records if "ignores completed trial" in r.getMessage()]
+    assert len(warnings) == 1 and "trial(s) 0 " in warnings[0] and "nb201/edge_1<-0" in warnings[0]
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert [len(t.params) for t in study.trials] == [1, 6, 6]
 
 
 # -- run_optuna_study ------------------------------------------------------------------

@@ -56,7 +56,9 @@ class TrainingFreePruner(BasePruner):
         warmup: scored trials needed before pruning starts.
         wrapped: pruner used once the trial has reported intermediate values.
         seed, device, dataset, data_dir, mode, overrides, cache_dir, use_cache:
-            indicator evaluation (give the sampler's values to share its scores).
+            indicator evaluation (give the sampler's values to share its scores;
+            with other values each keeps its own on the trial, at the cost of
+            scoring every trial twice).
     """
 
     def __init__(

@@ -70,7 +70,8 @@ class TrainingFreeSampler(BaseSampler):
 
     ``strategy="prune"``: runs the TE-NAS pruning search once per study (its
     result is stored in the study, so other processes and resumed runs reuse
-    it) and proposes its architecture first; every later trial proposes the
+    it; processes that start together on a new study each run it, with the
+    same result for the same seed) and proposes its architecture first; every later trial proposes the
     indicator-best untried neighbour (one mutation) of the best trial so far
     (the pruning result until a trial completes). With the NB201 accuracy as
     objective, ``strategy="prune"`` with ``ntk, lr`` and the NTK on 32 images
@@ -81,10 +82,15 @@ class TrainingFreeSampler(BaseSampler):
     alone: 94.19 in 5 seconds). The evolution default with ``naswot, lr``
     reaches 94.13 (benchmarks/README.md).
 
+    Completed trials without this space's architecture parameters (suggested
+    under other names) are ignored, with a warning; parameters under this
+    space's names with other choices are an error.
+
     No architecture that another trial of the study has (finished, running,
     waiting or failed) is proposed again while untried ones remain. Each trial
     records ``tenas:arch``, the indicator values (``tenas:ntk``, ...),
-    ``tenas:settings`` and ``tenas:origin`` in its user attributes.
+    ``tenas:settings``, ``tenas:scores`` (values by settings, see
+    :mod:`._optuna_scores`) and ``tenas:origin`` in its user attributes.
 
     Example:
         .. code-block:: python
@@ -426,12 +432,22 @@ class TrainingFreeSampler(BaseSampler):
             raise TenasError(
                 f"TrainingFreeSampler needs a single-objective study; this one has {len(study.directions)} objectives"
             )
+        foreign = []
         for t in study._storage.get_all_trials(study._study_id, deepcopy=False):
             if t._trial_id in self._checked:
                 continue
             self.codec.check_distributions(t.distributions, f"trial {t.number} of study {study.study_name!r}")
             if t.state.is_finished():
                 self._checked.add(t._trial_id)
+                if t.state == TrialState.COMPLETE and self._key_of_trial(t) is None:
+                    foreign.append(t.number)
+        if foreign:
+            # Documented fallback: such trials (other parameter names) say nothing about architectures.
+            logger.warning(
+                "TrainingFreeSampler ignores completed trial(s) %s of study %r: they have no %s architecture "
+                "parameters (%s, ...), so their values cannot guide the search",
+                ", ".join(map(str, foreign)), study.study_name, self.space.name, self.codec.names[0],
+            )  # fmt: skip
 
 
 __all__ = ["SAMPLER_STRATEGIES", "ArchitectureParamError", "TrainingFreeSampler"]

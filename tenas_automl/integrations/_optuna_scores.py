@@ -5,7 +5,10 @@ non-finite values as ``None``) together with ``tenas:arch`` (the scored
 architecture) and ``tenas:settings`` (one string per indicator naming its
 settings, seed and data). Another process, or a resumed run, reuses a stored
 value only when that string matches its own, so values computed with other
-settings are never mixed into a ranking.
+settings are never mixed into a ranking. ``tenas:scores`` maps each such
+string to its value, so a sampler and a pruner scoring with different
+settings (another seed, say) both find their own values on a trial; the
+``tenas:<indicator>`` attributes show the latest.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 ATTR_PREFIX = "tenas:"
 ARCH_ATTR = "tenas:arch"
 SETTINGS_ATTR = "tenas:settings"
+SCORES_ATTR = "tenas:scores"
 
 Values = dict[str, float]
 
@@ -130,14 +134,19 @@ class TrialScorer:
         attrs = trial.user_attrs
         if arch_str is not None and attrs.get(ARCH_ATTR) != arch_str:
             return None
+        scores = attrs.get(SCORES_ATTR)
+        scores = scores if isinstance(scores, Mapping) else {}
         keys = attrs.get(SETTINGS_ATTR)
-        if not isinstance(keys, Mapping):
-            return None
+        keys = keys if isinstance(keys, Mapping) else {}
         out: Values = {}
         for n in self.indicators:
-            if keys.get(n) != self.settings_keys[n] or f"{ATTR_PREFIX}{n}" not in attrs:
+            key = self.settings_keys[n]
+            if key in scores:
+                v = scores[key]
+            elif keys.get(n) == key and f"{ATTR_PREFIX}{n}" in attrs:  # written before tenas:scores existed
+                v = attrs[f"{ATTR_PREFIX}{n}"]
+            else:
                 return None
-            v = attrs[f"{ATTR_PREFIX}{n}"]
             out[n] = math.nan if v is None else float(v)
         return out
 
@@ -152,11 +161,15 @@ class TrialScorer:
         arch_str = self.space.format(arch)
         attrs = storage.get_trial(trial_id).user_attrs
         prev = attrs.get(SETTINGS_ATTR)
-        # Keys of other indicators stay valid only while they describe the same arch.
-        same = attrs.get(ARCH_ATTR) == arch_str and isinstance(prev, Mapping)
-        keys = dict(prev) if same else {}
+        prev_scores = attrs.get(SCORES_ATTR)
+        # Values of other settings stay valid only while they describe the same arch.
+        same = attrs.get(ARCH_ATTR) == arch_str
+        keys = dict(prev) if same and isinstance(prev, Mapping) else {}
+        scores = dict(prev_scores) if same and isinstance(prev_scores, Mapping) else {}
         keys.update(self.settings_keys)
+        scores.update({self.settings_keys[n]: _attr_value(v) for n, v in values.items()})
         storage.set_trial_user_attr(trial_id, ARCH_ATTR, arch_str)
         for n, v in values.items():
             storage.set_trial_user_attr(trial_id, f"{ATTR_PREFIX}{n}", _attr_value(v))
         storage.set_trial_user_attr(trial_id, SETTINGS_ATTR, keys)
+        storage.set_trial_user_attr(trial_id, SCORES_ATTR, scores)

@@ -40,7 +40,7 @@ from tenas_automl.integrations._optuna_sampler import (
     TrainingFreeSampler,
     _resolve_space,
 )
-from tenas_automl.integrations._optuna_scores import ARCH_ATTR, SETTINGS_ATTR
+from tenas_automl.integrations._optuna_scores import ARCH_ATTR, SCORES_ATTR, SETTINGS_ATTR
 from tenas_automl.integrations._optuna_study import (
     STUDY_STRATEGIES,
     benchmark_objective,
@@ -72,6 +72,7 @@ __all__ = [
     "ORIGIN_ATTR",
     "PRUNED_ATTR",
     "SAMPLER_STRATEGIES",
+    "SCORES_ATTR",
     "SETTINGS_ATTR",
     "STUDY_STRATEGIES",
     "ArchCodec",
