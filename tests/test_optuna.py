@@ -23,6 +23,7 @@ from tenas_automl.errors import TenasError
 from tenas_automl.indicators import evaluate
 from tenas_automl.integrations.optuna import (
     ARCH_ATTR,
+    ORIGIN_ATTR,
     PRUNED_ATTR,
     ArchitectureParamError,
     TrainingFreePruner,
@@ -212,11 +213,56 @@ def test_enqueued_arch_is_kept_and_recorded(nb201) -> None:
     assert study.trials[0].user_attrs[ARCH_ATTR] == nb201.format(fixed)
 
 
-def test_threads_share_one_sampler(nb201) -> None:
-    study = optuna.create_study(direction="maximize", sampler=_sampler(nb201))
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_threads_share_one_sampler(nb201, tmp_path: Path, on_disk: bool) -> None:
+    storage = f"sqlite:///{tmp_path / 'threads.db'}" if on_disk else None
+    study = optuna.create_study(direction="maximize", sampler=_sampler(nb201), storage=storage)
     study.optimize(_accuracy_objective(nb201), n_trials=8, n_jobs=2)
     archs = _archs(study, nb201)
     assert len(archs) == 8 and len(set(archs)) == 8
+
+
+def test_other_parameters_go_to_the_fallback_sampler(nb201) -> None:
+    assert isinstance(_sampler(nb201).fallback, optuna.samplers.TPESampler)
+
+    def objective(trial):
+        arch = suggest_architecture(trial, nb201)
+        lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        trial.suggest_int("width", 8, 64)
+        return nb201.benchmark_accuracy(arch, "cifar10") - lr
+
+    runs = []
+    for _ in range(2):
+        sampler = _sampler(nb201, fallback=optuna.samplers.RandomSampler(seed=5))
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(objective, n_trials=6)
+        assert all(t.user_attrs[ORIGIN_ATTR] in ("startup", "mutation") for t in study.trials)
+        runs.append([(t.params["lr"], t.params["width"]) for t in study.trials])
+        assert all(1e-4 <= lr <= 1e-1 and 8 <= w <= 64 for lr, w in runs[-1])
+    assert runs[0] == runs[1] and len(set(runs[0])) == 6  # the fallback's own seeded draws
+
+
+def test_parent_by_indicators_while_trials_are_pruned(nb201) -> None:
+    # The pruner stops every trial that is not the largest so far, so few trials
+    # have values; until 3 have, parents are chosen by indicators among the scored.
+    kw = dict(overrides=PARAMS_ONLY, device="cpu", seed=0)
+    sampler = TrainingFreeSampler(nb201, "evolution", ("params",), n_startup_trials=3, candidates_per_trial=2,
+                                  population_size=50, tournament_size=50, **kw)  # fmt: skip
+    pruner = TrainingFreePruner(nb201, ("params",), percentile=100.0, warmup=1, **kw)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    study.optimize(_pruned_accuracy_objective(nb201), n_trials=10)
+    trials = study.trials
+    checked = 0
+    for i, t in enumerate(trials):
+        completed = sum(u.state == TrialState.COMPLETE for u in trials[:i])
+        if t.user_attrs[ORIGIN_ATTR] != "mutation" or completed >= 3:
+            continue
+        params = [u.user_attrs["tenas:params"] for u in trials[:i]]
+        parent = trials[int(np.argmax(params))]  # largest params; ties: the earliest
+        arch, parent_arch = (architecture_from_params(u.params, nb201) for u in (t, parent))
+        assert _hamming(nb201, arch, parent_arch) == 1, i
+        checked += 1
+    assert checked >= 2
 
 
 def test_resumed_study_continues_from_storage(nb201, tmp_path: Path) -> None:
