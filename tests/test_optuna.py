@@ -345,6 +345,70 @@ def test_prune_strategy_proposes_pruning_result_then_neighbours(nb201) -> None:
         assert _hamming(nb201, archs[i], archs[best]) == 1
 
 
+PRUNE_WORKER = textwrap.dedent(
+    """
+    import sys, torch, optuna
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from tenas_automl.spaces import get_space
+    from tenas_automl.integrations.optuna import TrainingFreeSampler, suggest_architecture
+    space = get_space("nb201")
+    sampler = TrainingFreeSampler(space, "prune", ("params",), overrides={PARAMS!r}, device="cpu", seed=0,
+                                  candidates_per_trial=4)
+    study = optuna.load_study(study_name="shared", storage=sys.argv[1], sampler=sampler)
+    study.optimize(lambda t: space.benchmark_accuracy(suggest_architecture(t, space), "cifar10"), n_trials=3)
+    print("ran pruning" if sampler.prune_result is not None else "read pruning")
+    """
+).format(PARAMS=PARAMS_ONLY)
+
+
+def test_processes_starting_together_prune_once(nb201, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'prune.db'}"
+    optuna.create_study(study_name="shared", storage=url, direction="maximize")
+    script = tmp_path / "prune_worker.py"
+    script.write_text(PRUNE_WORKER)
+    procs = [subprocess.Popen([sys.executable, str(script), url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]  # fmt: skip
+    said = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        said.append(out.strip())
+    assert sorted(said) == ["ran pruning", "read pruning"]
+    study = optuna.load_study(study_name="shared", storage=url)
+    assert len(study.trials) == 6 and [t.user_attrs[ORIGIN_ATTR] for t in study.trials].count("prune") == 1
+
+
+def test_run_once_waits_for_a_live_claim_and_takes_over_a_stale_one() -> None:
+    import threading
+    import time
+
+    from tenas_automl.integrations._optuna_once import run_once
+
+    study = optuna.create_study()
+    storage, sid = study._storage, study._study_id
+    is_result = lambda d: isinstance(d, dict) and "arch" in d  # noqa: E731
+
+    def never() -> dict:
+        raise AssertionError("computed although another process holds a live claim")
+
+    storage.set_study_system_attr(sid, "r:claim", {"owner": "elsewhere", "beat": time.time()})
+    threading.Timer(0.5, lambda: storage.set_study_system_attr(sid, "r", {"arch": "theirs"})).start()
+    assert run_once(study, "r", never, is_result, poll=0.1) == {"arch": "theirs"}
+
+    storage.set_study_system_attr(sid, "s:claim", {"owner": "elsewhere", "beat": time.time() - 1000})
+    assert run_once(study, "s", lambda: {"arch": "mine"}, is_result) == {"arch": "mine"}  # stale: taken over
+    assert storage.get_study_system_attrs(sid)["s"] == {"arch": "mine"}
+
+    def interrupted() -> dict:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_once(study, "t", interrupted, is_result)
+    assert "t" not in storage.get_study_system_attrs(sid)  # nothing half-done is stored
+    assert run_once(study, "t", lambda: {"arch": "later"}, is_result, stale_after=1e9) == {"arch": "later"}
+
+
 def test_prune_result_is_read_from_the_study(nb201) -> None:
     # What another process stored is reused: no second pruning search.
     study = optuna.create_study(direction="maximize")

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -25,9 +25,13 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from tenas_automl.errors import TenasError, check_choice
+from tenas_automl.integrations._optuna_once import run_once
 from tenas_automl.integrations._optuna_params import ArchCodec, ArchitectureParamError, get_codec
 from tenas_automl.integrations._optuna_scores import ARCH_ATTR, TrialScorer, Values
 from tenas_automl.spaces import Space, get_space
+
+if TYPE_CHECKING:
+    from tenas_automl.strategies import SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +55,10 @@ class _View:
     scored: list[tuple[int, Key, Values]] = field(default_factory=list)
 
 
+def _is_prune_doc(doc: object) -> bool:
+    return isinstance(doc, Mapping) and isinstance(doc.get("arch"), str)
+
+
 def _resolve_space(space: Space | str) -> Space:
     return get_space(space) if isinstance(space, str) else space
 
@@ -70,8 +78,9 @@ class TrainingFreeSampler(BaseSampler):
 
     ``strategy="prune"``: runs the TE-NAS pruning search once per study (its
     result is stored in the study, so other processes and resumed runs reuse
-    it; processes that start together on a new study each run it, with the
-    same result for the same seed) and proposes its architecture first; every later trial proposes the
+    it; of processes that start together on a new study one runs it and
+    the others wait, see :mod:`._optuna_once`; a Ctrl-C during the run
+    stores nothing) and proposes its architecture first; every later trial proposes the
     indicator-best untried neighbour (one mutation) of the best trial so far
     (the pruning result until a trial completes). With the NB201 accuracy as
     objective, ``strategy="prune"`` with ``ntk, lr`` and the NTK on 32 images
@@ -180,6 +189,8 @@ class TrainingFreeSampler(BaseSampler):
         self._parsed: dict[str, Key | None] = {}
         self._checked: set[int] = set()
         self._prune_arch: Hashable | None = None
+        #: The pruning search this object ran (None if it read another process's result).
+        self.prune_result: SearchResult | None = None
 
     def __repr__(self) -> str:
         return (
@@ -354,16 +365,18 @@ class TrainingFreeSampler(BaseSampler):
         return list(out.values())
 
     def _pruned_arch(self, study: optuna.Study) -> Hashable:
-        """The TE-NAS pruning result, computed once per study and settings."""
+        """The TE-NAS pruning result, computed once per study and settings (by one of its processes)."""
         attr = f"{_PRUNE_ATTR}:{'/'.join(self.scorer.settings_keys[n] for n in self.scorer.indicators)}"
-        stored = study._storage.get_study_system_attrs(study._study_id).get(attr)
-        if isinstance(stored, Mapping) and isinstance(stored.get("arch"), str):
-            self._prune_arch = self.space.parse(stored["arch"])
-            return self._prune_arch
         if self._prune_arch is not None:
-            arch_str = self.space.format(self._prune_arch)
-            study._storage.set_study_system_attr(study._study_id, attr, {"arch": arch_str})
+            stored = study._storage.get_study_system_attrs(study._study_id).get(attr)
+            if not _is_prune_doc(stored):
+                study._storage.set_study_system_attr(study._study_id, attr, {"arch": self.space.format(self._prune_arch)})
             return self._prune_arch
+        doc = run_once(study, attr, self._run_pruning, _is_prune_doc, tag=self)
+        self._prune_arch = self.space.parse(doc["arch"])
+        return self._prune_arch
+
+    def _run_pruning(self) -> dict[str, Any]:
         from tenas_automl.strategies import get_strategy
 
         s = self.scorer
@@ -371,13 +384,12 @@ class TrainingFreeSampler(BaseSampler):
             "prune", indicators=list(s.indicators), seed=s.seed, device=s.device, dataset=s.dataset,
             data_dir=s.data_dir, mode=s.mode, overrides=s.overrides or None,
         ).search(self.space)  # fmt: skip
+        if result.interrupted:
+            # A partial pruning must not become the study's result.
+            raise KeyboardInterrupt
         logger.info("TE-NAS pruning chose %s in %.1f s", result.arch_str, result.seconds)
-        study._storage.set_study_system_attr(
-            study._study_id, attr,
-            {"arch": result.arch_str, "seconds": result.seconds, "evaluations": result.evaluations},
-        )  # fmt: skip
-        self._prune_arch = result.arch
-        return result.arch
+        self.prune_result = result
+        return {"arch": result.arch_str, "seconds": result.seconds, "evaluations": result.evaluations}
 
     # -- reading the study ---------------------------------------------------------
     def _key_of_trial(self, trial: FrozenTrial) -> Key | None:
