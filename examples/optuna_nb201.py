@@ -11,6 +11,9 @@ Each trial:
    on the bundled CIFAR-10 sample, reporting validation accuracy a few times so
    that the wrapped ``MedianPruner`` can stop poor learning curves.
 
+The validation images are the last ``--val`` training images, held out from
+training; the test split is used once, for the best trial, after the study.
+
 The small network and the few hundred steps make this a demonstration that
 runs in a few minutes on a laptop CPU; the table also prints each cell's
 NAS-Bench-201 accuracy (200 epochs, full CIFAR-10) for comparison.
@@ -21,9 +24,11 @@ NAS-Bench-201 accuracy (200 epochs, full CIFAR-10) for comparison.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import optuna
 import torch
@@ -41,7 +46,7 @@ from tenas_automl.integrations.optuna import (
 
 
 def evaluate_accuracy(model: nn.Module, data: ImageData) -> float:
-    """Top-1 accuracy (%) on the whole test split."""
+    """Top-1 accuracy (%) on the whole "test" split of ``data`` (validation images while tuning)."""
     model.eval()
     x, y = image_batch(data, len(data.test_images), seed=0, split="test")
     with torch.no_grad():
@@ -50,35 +55,57 @@ def evaluate_accuracy(model: nn.Module, data: ImageData) -> float:
     return 100.0 * correct / len(y)
 
 
-def make_objective(space, data: ImageData, steps: int, batch_size: int, channels: int, reports: int):
+def hold_out(data: ImageData, n_val: int) -> ImageData:
+    """``data`` with its last ``n_val`` training images as the evaluation split, the test split left out."""
+    if not 0 < n_val < len(data.train_images):
+        raise SystemExit(f"--val must be in [1, {len(data.train_images) - 1}], got {n_val}")
+    return dataclasses.replace(
+        data, train_images=data.train_images[:-n_val], train_labels=data.train_labels[:-n_val],
+        test_images=data.train_images[-n_val:], test_labels=data.train_labels[-n_val:],
+        source=f"{data.source}, last {n_val} training images as validation",
+    )  # fmt: skip
+
+
+def train(space, arch, lr: float, data: ImageData, steps: int, batch_size: int, channels: int, seed: int,
+          report: Callable[[float, int], None] | None = None) -> float:  # fmt: skip
+    """Train the cell's small network with SGD; its accuracy on ``data``'s evaluation split (%)."""
+    torch.manual_seed(seed)
+    model = space.build(arch, channels=channels, cells_per_stage=1, num_classes=data.num_classes)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    loss_fn = nn.CrossEntropyLoss()
+    every = max(1, steps // 4)
+    accuracy = 0.0
+    for step in range(1, steps + 1):
+        x, y = image_batch(data, batch_size, seed=seed * 100_003 + step, augment=True)
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if not math.isfinite(loss.item()):
+            raise optuna.TrialPruned()  # diverged
+        if step % every == 0 or step == steps:
+            accuracy = evaluate_accuracy(model, data)
+            if report is not None:
+                report(accuracy, step)
+    return accuracy
+
+
+def make_objective(space, data: ImageData, steps: int, batch_size: int, channels: int):
     def objective(trial: optuna.Trial) -> float:
         arch = suggest_architecture(trial, space)
         lr = trial.suggest_float("lr", 0.01, 0.2, log=True)
         # Training-free check before any training step.
         if trial.should_prune():
             raise optuna.TrialPruned()
-        torch.manual_seed(trial.number)
-        model = space.build(arch, channels=channels, cells_per_stage=1, num_classes=data.num_classes)
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-        loss_fn = nn.CrossEntropyLoss()
-        every = max(1, steps // reports)
-        accuracy = 0.0
-        for step in range(1, steps + 1):
-            x, y = image_batch(data, batch_size, seed=trial.number * 100_003 + step, augment=True)
-            loss = loss_fn(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            if not math.isfinite(loss.item()):
-                raise optuna.TrialPruned()  # diverged
-            if step % every == 0 or step == steps:
-                accuracy = evaluate_accuracy(model, data)
-                trial.report(accuracy, step)
-                if trial.should_prune():  # the wrapped MedianPruner decides from here on
-                    raise optuna.TrialPruned()
-        return accuracy
+
+        def report(accuracy: float, step: int) -> None:
+            trial.report(accuracy, step)
+            if trial.should_prune():  # the wrapped MedianPruner decides from here on
+                raise optuna.TrialPruned()
+
+        return train(space, arch, lr, data, steps, batch_size, channels, seed=trial.number, report=report)
 
     return objective
 
@@ -99,6 +126,7 @@ def main() -> None:
         "--percentile", type=float, default=25.0, help="prune below this percentile of indicator scores"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val", type=int, default=500, help="training images held out for validation")
     parser.add_argument("--data-dir", default=None, help="CIFAR-10 folder or .npz (default: bundled sample)")
     parser.add_argument("--storage", default=None, help="e.g. sqlite:///nb201.db to keep (and resume) the study")
     parser.add_argument("--threads", type=int, default=1)
@@ -126,7 +154,8 @@ def main() -> None:
         direction="maximize", sampler=sampler, pruner=pruner,
     )  # fmt: skip
     start = time.perf_counter()
-    objective = make_objective(space, data, args.steps, args.batch_size, args.channels, reports=4)
+    tuning = hold_out(data, args.val)
+    objective = make_objective(space, tuning, args.steps, args.batch_size, args.channels)
     study.optimize(objective, n_trials=args.trials)
     seconds = time.perf_counter() - start
 
@@ -145,6 +174,10 @@ def main() -> None:
           f"(NB201 200-epoch accuracy {space.benchmark_accuracy(arch, 'cifar10'):.2f}%), lr {best.params['lr']:.3f}")
     print(f"{space.format(arch)}")
     print(f"{len(study.trials)} trials in {seconds:.0f} s ('pruned0': stopped by the indicators before training)")
+    # The test split, untouched while tuning: the best trial trained again, evaluated once.
+    final = dataclasses.replace(data, train_images=tuning.train_images, train_labels=tuning.train_labels)
+    test = train(space, arch, best.params["lr"], final, args.steps, args.batch_size, args.channels, seed=best.number)
+    print(f"best trial's test accuracy ({len(data.test_images)} test images): {test:.1f}%")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def test_optuna_example_trains_prunes_and_records_scores(tmp_path: Path) -> None
     res = _example("optuna_nb201.py", "--trials", "4", "--steps", "10", "--indicators", "params",
                    "--candidates", "2", "--storage", f"sqlite:///{db}", cache=tmp_path / "cache")  # fmt: skip
     assert res.returncode == 0, res.stderr
-    assert "4 trials in" in res.stdout
+    assert "4 trials in" in res.stdout and "best trial's test accuracy" in res.stdout
     (summary,) = optuna.get_all_study_summaries(f"sqlite:///{db}")
     trials = optuna.load_study(study_name=summary.study_name, storage=f"sqlite:///{db}").trials
     assert len(trials) == 4 and all("tenas:params" in t.user_attrs for t in trials)
