@@ -60,11 +60,11 @@ def _get_pool(workers: int) -> ProcessPoolExecutor:
     return _pool
 
 
-def shutdown() -> None:
+def shutdown(wait: bool = False) -> None:
     """Stop the worker processes (a later parallel call starts new ones)."""
     global _pool, _pool_size
     if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool.shutdown(wait=wait, cancel_futures=True)
     _pool, _pool_size = None, 0
 
 
@@ -84,9 +84,15 @@ def evaluate_parallel(
         for idx in chunks:
             futures.append(pool.submit(_score_chunk, space, [masks[i] for i in idx], list(names), kwargs))
         parts = [f.result() for f in futures]
-    except BaseException:
+    except KeyboardInterrupt:
         # Ctrl-C reaches the workers too, and a broken pool cannot be reused.
         shutdown()
+        raise
+    except BaseException:
+        # A worker's error (bad data, say): wait for the pool to stop, or the
+        # interpreter's exit hook may trip over its half-closed pipe and print
+        # a traceback after the one-line error.
+        shutdown(wait=True)
         raise
     out: dict[str, np.ndarray] = {}
     for name in parts[0]:
