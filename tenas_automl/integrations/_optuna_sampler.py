@@ -367,12 +367,12 @@ class TrainingFreeSampler(BaseSampler):
     def _pruned_arch(self, study: optuna.Study) -> Hashable:
         """The TE-NAS pruning result, computed once per study and settings (by one of its processes)."""
         attr = f"{_PRUNE_ATTR}:{'/'.join(self.scorer.settings_keys[n] for n in self.scorer.indicators)}"
-        if self._prune_arch is not None:
-            stored = study._storage.get_study_system_attrs(study._study_id).get(attr)
-            if not _is_prune_doc(stored):
-                study._storage.set_study_system_attr(study._study_id, attr, {"arch": self.space.format(self._prune_arch)})
+        stored = study._storage.get_study_system_attrs(study._study_id).get(attr)
+        if not _is_prune_doc(stored) and self._prune_arch is not None:
+            # This sampler already pruned (for another study with the same settings): same result.
+            study._storage.set_study_system_attr(study._study_id, attr, {"arch": self.space.format(self._prune_arch)})
             return self._prune_arch
-        doc = run_once(study, attr, self._run_pruning, _is_prune_doc, tag=self)
+        doc = stored if _is_prune_doc(stored) else run_once(study, attr, self._run_pruning, _is_prune_doc, tag=self)
         self._prune_arch = self.space.parse(doc["arch"])
         return self._prune_arch
 
