@@ -95,14 +95,13 @@ def preset_overrides(
     merged = {k: dict(v) for k, v in (overrides or {}).items()}
     if preset is None:
         return merged or None
-    from tenas_automl.strategies import PRUNE_PRESETS
+    from tenas_automl.strategies.prune import preset_settings
 
-    check_choice("prune preset", preset, PRUNE_PRESETS)
+    settings = preset_settings(preset, space.name, indicators)  # checks the name first
     if strategy != "prune":
         raise TenasError(f"preset {preset!r} applies to the prune sampler strategy, not {strategy!r}")
-    for name, settings in PRUNE_PRESETS[preset].get(space.name, {}).items():
-        if name in indicators:
-            merged[name] = {**settings, **merged.get(name, {})}
+    for name, values in settings.items():
+        merged[name] = {**values, **merged.get(name, {})}
     return merged or None
 
 

@@ -71,6 +71,12 @@ PRUNE_PRESETS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
 }
 
 
+def preset_settings(preset: str, space: str, indicators: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The indicator settings :data:`PRUNE_PRESETS` gives ``space``, for the ``indicators`` in use."""
+    check_choice("prune preset", preset, PRUNE_PRESETS)
+    return {n: dict(s) for n, s in PRUNE_PRESETS[preset].get(space, {}).items() if n in indicators}
+
+
 class PruneStrategy(SearchStrategy):
     """TE-NAS pruning-by-importance; ``budget`` is not used.
 
@@ -129,9 +135,8 @@ class PruneStrategy(SearchStrategy):
                 settings = {**self.PAPER_REPEATS.get(name, {}), **per_space.get(name, {})}
                 if settings:
                     merged[name] = settings
-        for name, settings in PRUNE_PRESETS[self.preset].get(space.name, {}).items():
-            if name in self.indicators:
-                merged[name] = {**merged.get(name, {}), **settings}
+        for name, settings in preset_settings(self.preset, space.name, self.indicators).items():
+            merged[name] = {**merged.get(name, {}), **settings}
         for name, settings in (self.overrides or {}).items():
             merged[name] = {**merged.get(name, {}), **settings}
         return merged or None
