@@ -306,9 +306,9 @@ def run(
     engine: str = typer.Option("native", help="native | optuna | nni."),
     storage: Optional[str] = typer.Option(None, help="Optuna storage URL, e.g. sqlite:///study.db (engine optuna)."),
     study_name: Optional[str] = typer.Option(None, help="Optuna study name; rerunning resumes it (engine optuna)."),
-    trials: int = typer.Option(
-        50, help="Finished trials the study should have, a rerun adds only the missing ones (engine optuna); "
-        "models submitted (engine nni)."
+    trials: Optional[int] = typer.Option(
+        None, help="Finished trials the study should have, a rerun adds only the missing ones (engine optuna); "
+        "models submitted (engine nni). Default 50."
     ),
     workers: Optional[int] = typer.Option(
         None, help="CPU processes scoring candidates in parallel, same results (default: one per core on CPU)."),
@@ -328,12 +328,14 @@ def run(
     if preset is not None and not (native or (engine == "optuna" and strategy == "prune")):
         raise TenasError(f"--preset {preset!r} applies to --strategy prune or evolution with --engine native "
                          f"and to --strategy prune with --engine optuna; got --strategy {strategy} --engine {engine}")
+    _check_engine_options(engine, budget=budget, workers=workers, storage=storage, study_name=study_name,
+                          trials=trials, plot=plot)
     if engine == "optuna":
-        _run_optuna(sp, strategy, dataset, names, seed, str(dev), storage, study_name, trials, output, quiet,
-                    mode=mode, data_dir=None if data_dir is None else str(data_dir), preset=preset)
+        _run_optuna(sp, strategy, dataset, names, seed, str(dev), storage, study_name, trials or 50, output, quiet,
+                    plot, mode=mode, data_dir=None if data_dir is None else str(data_dir), preset=preset)
         return
     if engine == "nni":
-        _run_nni(space, strategy, dataset, names, seed, str(dev), trials, output, quiet,
+        _run_nni(space, strategy, dataset, names, seed, str(dev), trials or 50, output, quiet,
                  mode=mode, data_dir=None if data_dir is None else str(data_dir))
         return
 
@@ -364,6 +366,24 @@ def run(
             err.print(f"wrote {plot}")
 
 
+#: The ``run`` options each engine reads (besides the common ones); the others are refused, not ignored.
+_ENGINE_OPTIONS = {
+    "native": ("budget", "workers", "plot"),
+    "optuna": ("storage", "study_name", "trials", "plot"),
+    "nni": ("trials",),
+}
+
+
+def _check_engine_options(engine: str, **given: Any) -> None:
+    unused = [k for k, v in given.items() if v is not None and k not in _ENGINE_OPTIONS[engine]]
+    if unused:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unused)
+        hint = " (the number of trials is --trials)" if "budget" in unused else ""
+        verb = "does" if len(unused) == 1 else "do"
+        raise TenasError(f"{flags} {verb} not apply to --engine {engine}{hint}; it takes "
+                         + ", ".join("--" + k.replace("_", "-") for k in _ENGINE_OPTIONS[engine]))
+
+
 def _field_table(title: str) -> Table:
     """A two-column table whose values fold instead of being cut: an arch must stay copyable."""
     table = Table("field", "value", title=title, show_header=False)
@@ -389,10 +409,10 @@ def _print_run(doc: dict[str, Any]) -> None:
 
 def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] | None, seed: int,
                 device: str, storage: str | None, study_name: str | None, trials: int,
-                output: Path | None, quiet: bool, **extra: Any) -> None:
+                output: Path | None, quiet: bool, plot: Path | None, **extra: Any) -> None:
     import optuna
 
-    from tenas_automl.integrations.optuna import SCORES_ATTR, run_optuna_study, summarize_study
+    from tenas_automl.integrations.optuna import SCORES_ATTR, plot_study, run_optuna_study, summarize_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     kwargs: dict[str, Any] = dict(extra) if names is None else {"indicators": names, **extra}
@@ -418,6 +438,12 @@ def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] 
                # This command's time: a resumed study counts only the trials it added.
                "search_seconds": round(time.perf_counter() - start, 3)}
         atomic_write_json(output, doc)
+        if not quiet:
+            err.print(f"wrote {output}")
+    if plot is not None:
+        plot_study(study, plot, space, dataset)
+        if not quiet:
+            err.print(f"wrote {plot}")
 
 
 def _run_nni(space: str, strategy: str, dataset: str, names: tuple[str, ...] | None, seed: int,

@@ -49,6 +49,12 @@ def test_help_and_list(tmp_path: Path) -> None:
         (("run", "--strategy", "random", "--preset", "fast"), "--preset"),
         (("run", "--engine", "optuna", "--strategy", "evolution", "--preset", "fast"), "--preset"),
         (("run", "--engine", "optuna", "--preset", "turbo", "--trials", "1"), "turbo"),
+        # Options another engine reads are refused, not silently ignored.
+        (("run", "--engine", "optuna", "--budget", "10"), "--budget does not apply to --engine optuna"),
+        (("run", "--engine", "optuna", "--workers", "2"), "--workers"),
+        (("run", "--engine", "nni", "--plot", "x.png", "--study-name", "s"), "--study-name, --plot do not apply"),
+        (("run", "--trials", "5"), "--trials does not apply to --engine native"),
+        (("run", "--storage", "sqlite:///x.db"), "--storage"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_1(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
@@ -109,8 +115,10 @@ def test_run_optuna_engine_writes_contract_json_and_resumes(tmp_path: Path) -> N
     space = get_space("nb201")
     assert doc["best_value"] == pytest.approx(space.benchmark_accuracy(space.parse(doc["arch"]), "cifar10"))
     first = [t.params for t in optuna.load_study(study_name="demo", storage=f"sqlite:///{db}").trials]
-    res = cli(*args, "--trials", "5", tmp_path=tmp_path)  # the same command, a larger total: resumes
+    plot = tmp_path / "study.png"
+    res = cli(*args, "--trials", "5", "--plot", str(plot), tmp_path=tmp_path)  # a larger total: resumes
     assert res.returncode == 0, res.stderr
+    assert plot.stat().st_size > 1000 and not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
     trials = optuna.load_study(study_name="demo", storage=f"sqlite:///{db}").trials
     assert len(trials) == 5 and [t.params for t in trials[:3]] == first
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 5

@@ -162,6 +162,22 @@ def test_sampler_proposes_scored_unique_archs(nb201, tmp_path: Path) -> None:
         assert min(_hamming(nb201, archs[i], archs[j]) for j in range(i)) == 1
 
 
+def test_plot_study_draws_one_panel_per_stored_indicator(nb201, tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    from tenas_automl.integrations.optuna import plot_study
+
+    study = optuna.create_study(direction="maximize", sampler=_sampler(nb201))
+    study.optimize(_accuracy_objective(nb201), n_trials=4)
+    path = plot_study(study, tmp_path / "study.png", nb201)
+    height, width = imread(path).shape[:2]
+    assert (width, height) == (round(4.4 * 3 * 110), round(3.4 * 110))  # objective + naswot + params
+    plain = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))  # minimising, no indicators
+    plain.optimize(lambda t: -_accuracy_objective(nb201)(t), n_trials=3)
+    assert imread(plot_study(plain, tmp_path / "plain.png")).shape[1] == round(4.4 * 110)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.png", "study.png"]  # nothing half-written
+
+
 def test_sampler_is_deterministic_and_respects_direction(nb201) -> None:
     def run(direction: str, seed: int = 0) -> list:
         # Tournament = whole population: the parent is the best trial so far.

@@ -33,6 +33,7 @@ from typing import Any
 from optuna.distributions import CategoricalDistribution
 
 from tenas_automl.integrations._optuna_params import ArchCodec, ArchitectureParamError, get_codec, suggest_architecture
+from tenas_automl.integrations._optuna_plot import plot_study
 from tenas_automl.integrations._optuna_pruner import FRACTION_BETTER_ATTR, PRUNED_ATTR, TrainingFreePruner
 from tenas_automl.integrations._optuna_sampler import (
     ORIGIN_ATTR,
@@ -84,6 +85,7 @@ __all__ = [
     "architecture_params",
     "benchmark_objective",
     "make_sampler",
+    "plot_study",
     "run_optuna_study",
     "summarize_study",
     "suggest_architecture",
