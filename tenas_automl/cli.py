@@ -307,7 +307,7 @@ def run(
     storage: Optional[str] = typer.Option(None, help="Optuna storage URL, e.g. sqlite:///study.db (engine optuna)."),
     study_name: Optional[str] = typer.Option(None, help="Optuna study name; rerunning resumes it (engine optuna)."),
     trials: Optional[int] = typer.Option(
-        None, help="Finished trials the study should have, a rerun adds only the missing ones (engine optuna); "
+        None, help="Completed trials the study should have, a rerun adds only the missing ones (engine optuna); "
         "models submitted (engine nni). Default 50."
     ),
     workers: Optional[int] = typer.Option(

@@ -229,6 +229,23 @@ def test_enqueued_arch_is_kept_and_recorded(nb201) -> None:
     assert study.trials[0].user_attrs[ARCH_ATTR] == nb201.format(fixed)
 
 
+def test_ctrl_c_while_scoring_an_enqueued_arch_leaves_no_running_trial(nb201, tmp_path: Path) -> None:
+    sampler = _sampler(nb201)
+    study = optuna.create_study(direction="maximize", sampler=sampler, storage=f"sqlite:///{tmp_path / 's.db'}")
+    study.enqueue_trial(architecture_params(nb201.sample(np.random.default_rng(1)), nb201))
+
+    def interrupted(arch):
+        raise KeyboardInterrupt
+
+    sampler.scorer.score = interrupted  # Ctrl-C during scoring, which Optuna runs outside the objective
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(_accuracy_objective(nb201), n_trials=2)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]  # not RUNNING for good
+    del sampler.scorer.score
+    study.optimize(_accuracy_objective(nb201), n_trials=2)  # the study goes on
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+
+
 @pytest.mark.parametrize("on_disk", [False, True])
 def test_threads_share_one_sampler(nb201, tmp_path: Path, on_disk: bool) -> None:
     storage = f"sqlite:///{tmp_path / 'threads.db'}" if on_disk else None
@@ -556,6 +573,10 @@ def test_run_optuna_study_resumes_to_the_total(nb201, tmp_path: Path) -> None:
     archs = _archs(study, nb201)
     assert archs[:4] == first and len(set(archs)) == 6
     assert study.best_value == max(nb201.benchmark_accuracy(a, "cifar10") for a in archs)
+    # A trial interrupted by Ctrl-C is FAIL in storage: it does not count towards the total.
+    study.add_trial(create_trial(state=TrialState.FAIL))
+    study = run_optuna_study("nb201", trials=7, **kw)
+    assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 7 and len(study.trials) == 8
     with pytest.raises(TenasError, match="created with"):
         other = {**kw, "indicators": ("params",), "overrides": PARAMS_ONLY}
         run_optuna_study("nb201", trials=6, study_name=study.study_name, **other)

@@ -211,7 +211,13 @@ class TrainingFreeSampler(BaseSampler):
         fixed = trial.system_attrs.get("fixed_params", {}) or {}
         if self.codec.has_arch(fixed):
             # An enqueued architecture never reaches sample_relative: record it here.
-            self._record(study, trial, self.codec.arch(fixed), "enqueued")
+            try:
+                self._record(study, trial, self.codec.arch(fixed), "enqueued")
+            except BaseException:
+                # Optuna calls this outside the objective's try: without this, an error
+                # or a Ctrl-C here would leave the trial RUNNING in storage for good.
+                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                raise
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         self._check_study(study)

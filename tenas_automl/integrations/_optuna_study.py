@@ -5,7 +5,7 @@ This is what ``tenas-automl run --engine optuna`` runs. With a storage URL
 ``trials`` is the total the study should reach, so re-running the same
 command after an interruption finishes the remaining trials only. Several
 processes may run it at once on the same storage; each stops once the study
-has ``trials`` finished trials (trials already running elsewhere still
+has ``trials`` completed (or pruned) trials (trials already running elsewhere still
 finish, so the total may exceed ``trials`` by up to the number of processes
 minus one).
 """
@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 #: ``sampler_strategy`` values: the two training-free strategies and two Optuna baselines.
 STUDY_STRATEGIES = ("evolution", "prune", "random", "tpe")
 _CONFIG_ATTR = "tenas:run"
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+# Failed trials (an objective error, a Ctrl-C) do not count: a rerun replaces them.
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 ProgressFn = Callable[[int, int, str], None]
 
 
@@ -130,8 +131,10 @@ def run_optuna_study(
         storage: an Optuna storage or URL; None keeps the study in memory.
         study_name: default ``tenas-{space}-{strategy}-{dataset}-seed{seed}``,
             so that the same command resumes the same study.
-        trials: the number of finished trials the study should have; an
-            existing study only runs the difference (``load_if_exists``).
+        trials: the number of completed (or pruned) trials the study should
+            have; an existing study only runs the difference
+            (``load_if_exists``). Failed trials, such as one interrupted by
+            Ctrl-C, do not count, so rerunning the command replaces them.
         sampler_strategy: ``evolution`` / ``prune`` (:class:`TrainingFreeSampler`),
             ``random`` or ``tpe`` (Optuna's samplers, as baselines).
         indicators, seed, dataset, device, data_dir, overrides, mode,
