@@ -378,6 +378,16 @@ def test_prune_strategy_proposes_pruning_result_then_neighbours(nb201) -> None:
         assert _hamming(nb201, archs[i], archs[best]) == 1
 
 
+def test_run_optuna_study_shows_the_pruning_run_on_its_progress(nb201) -> None:
+    calls: list[tuple[int, int, str]] = []
+    run_optuna_study("nb201", trials=3, sampler_strategy="prune", indicators=("params",), overrides=PARAMS_ONLY,
+                     device="cpu", progress=lambda d, t, i: calls.append((d, t, i)))  # fmt: skip
+    pruning = [c for c in calls if c[2].startswith("TE-NAS pruning")]
+    # After each of NB201's 3 rounds (24, 18, 12 candidates), before trial 0 finishes.
+    assert [c[2] for c in pruning] == [f"TE-NAS pruning {n}/54 round {r}" for n, r in ((24, 1), (42, 2), (54, 3))]
+    assert all(c[:2] == (0, 3) for c in pruning) and calls[-1][:2] == (3, 3)
+
+
 PRUNE_WORKER = textwrap.dedent(
     """
     import sys, torch, optuna

@@ -31,7 +31,7 @@ from tenas_automl.integrations._optuna_scores import ARCH_ATTR, TrialScorer, Val
 from tenas_automl.spaces import Space, get_space
 
 if TYPE_CHECKING:
-    from tenas_automl.strategies import SearchResult
+    from tenas_automl.strategies import ProgressFn, SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +139,9 @@ class TrainingFreeSampler(BaseSampler):
         indicator_seed: seed of the indicators' weights and batches.
         cache_dir, use_cache: the on-disk score cache
             (:func:`tenas_automl.scoring.score_many`).
+        progress: ``progress(done, total, info)`` during this object's TE-NAS
+            pruning run (``strategy="prune"``: evaluations done of the 54 on
+            NB201, after each round), which takes minutes inside the first trial.
     """
 
     def __init__(
@@ -161,8 +164,10 @@ class TrainingFreeSampler(BaseSampler):
         indicator_seed: int | None = None,
         cache_dir: str | None = None,
         use_cache: bool = True,
+        progress: ProgressFn | None = None,
     ) -> None:
         self.space = _resolve_space(space)
+        self.progress = progress
         self.strategy = check_choice("sampler strategy", strategy, SAMPLER_STRATEGIES)
         for name, value in (
             ("candidates_per_trial", candidates_per_trial),
@@ -388,7 +393,7 @@ class TrainingFreeSampler(BaseSampler):
         s = self.scorer
         result = get_strategy(
             "prune", indicators=list(s.indicators), seed=s.seed, device=s.device, dataset=s.dataset,
-            data_dir=s.data_dir, mode=s.mode, overrides=s.overrides or None,
+            data_dir=s.data_dir, mode=s.mode, overrides=s.overrides or None, progress=self.progress,
         ).search(self.space)  # fmt: skip
         if result.interrupted:
             # A partial pruning must not become the study's result.

@@ -70,6 +70,7 @@ def make_sampler(
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     candidates_per_trial: int | None = None,
     mode: str = "paper",
+    progress: ProgressFn | None = None,
 ) -> BaseSampler:
     """The sampler ``run_optuna_study`` uses for ``strategy`` (one of :data:`STUDY_STRATEGIES`)."""
     check_choice("optuna sampler strategy", strategy, STUDY_STRATEGIES)
@@ -81,7 +82,7 @@ def make_sampler(
     extra = {} if candidates_per_trial is None else {"candidates_per_trial": candidates_per_trial}
     return TrainingFreeSampler(
         space, strategy, indicators, seed=seed, dataset=dataset, data_dir=data_dir, device=device,
-        overrides=overrides, mode=mode, **extra,
+        overrides=overrides, mode=mode, progress=progress, **extra,
     )  # fmt: skip
 
 
@@ -158,9 +159,17 @@ def run_optuna_study(
     _check_benchmark(space, dataset)
     overrides = preset_overrides(space, sampler_strategy, indicators, preset, overrides)
     name = study_name or f"tenas-{space.name}-{sampler_strategy}-{dataset}-seed{seed}"
+    done = 0
+
+    def pruning(n: int, total: int, info: str) -> None:
+        # The prune sampler's one-off TE-NAS run takes minutes inside a trial: show it on the same bar.
+        if progress is not None:
+            progress(min(done, trials), trials, f"TE-NAS pruning {n}/{total} {info}".rstrip())
+
     sampler = make_sampler(
         space, sampler_strategy, indicators=indicators, seed=seed, dataset=dataset, data_dir=data_dir,
         device=device, overrides=overrides, candidates_per_trial=candidates_per_trial, mode=mode,
+        progress=None if progress is None else pruning,
     )  # fmt: skip
     study = optuna.create_study(
         storage=storage, study_name=name, sampler=sampler, direction="maximize", load_if_exists=True
