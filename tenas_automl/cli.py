@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
@@ -391,8 +391,10 @@ def _field_table(title: str) -> Table:
     return table
 
 
-def _print_run(doc: dict[str, Any]) -> None:
-    table = _field_table(f"{doc['strategy']} on {doc['space']} ({doc['dataset']}, seed {doc['seed']})")
+def _print_run(doc: dict[str, Any], title: str | None = None, first: Sequence[tuple[str, str]] = ()) -> None:
+    table = _field_table(title or f"{doc['strategy']} on {doc['space']} ({doc['dataset']}, seed {doc['seed']})")
+    for row in first:
+        table.add_row(*row)
     table.add_row("arch", doc["arch"])
     for name, value in doc["indicators"].items():
         table.add_row(name, _fmt(value))
@@ -412,7 +414,7 @@ def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] 
                 output: Path | None, quiet: bool, plot: Path | None, **extra: Any) -> None:
     import optuna
 
-    from tenas_automl.integrations.optuna import SCORES_ATTR, plot_study, run_optuna_study, summarize_study
+    from tenas_automl.integrations.optuna import ORIGIN_ATTR, plot_study, run_optuna_study, summarize_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     kwargs: dict[str, Any] = dict(extra) if names is None else {"indicators": names, **extra}
@@ -422,21 +424,20 @@ def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] 
                                  sampler_strategy=strategy, seed=seed, dataset=dataset, device=device,
                                  progress=bar, **kwargs)
     best = study.best_trial
-    table = _field_table(f"optuna study {study.study_name!r}")
-    table.add_row("trials", str(len(study.trials)))
-    table.add_row("best value", _fmt(best.value))
-    for k, v in best.user_attrs.items():
-        if k != SCORES_ATTR:  # the same values, keyed by their settings
-            table.add_row(k, _fmt(v))
-    out.print(table)
+    doc = {"space": space.name, "strategy": strategy, "engine": "optuna", "dataset": dataset, "seed": seed,
+           **summarize_study(study, space), "study_name": study.study_name, "trials": len(study.trials),
+           "best_value": best.value, "device": device, "version": __version__,
+           # This command's time: a resumed study counts only the trials it added.
+           "search_seconds": round(time.perf_counter() - start, 3)}
+    origin = best.user_attrs.get(ORIGIN_ATTR)
+    _print_run(doc, f"optuna study {study.study_name!r} ({strategy}, {dataset}, seed {seed})", [
+        ("trials", str(doc["trials"])),
+        ("best trial", f"#{best.number}" + (f" ({origin})" if origin else "")),
+        ("best value", _fmt(best.value)),
+    ])  # fmt: skip
     if output is not None:
         from tenas_automl._io import atomic_write_json
 
-        doc = {"space": space.name, "strategy": strategy, "engine": "optuna", "dataset": dataset, "seed": seed,
-               **summarize_study(study, space), "study_name": study.study_name, "trials": len(study.trials),
-               "best_value": best.value, "device": device, "version": __version__,
-               # This command's time: a resumed study counts only the trials it added.
-               "search_seconds": round(time.perf_counter() - start, 3)}
         atomic_write_json(output, doc)
         if not quiet:
             err.print(f"wrote {output}")
