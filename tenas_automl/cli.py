@@ -455,11 +455,16 @@ def _run_nni(space: str, strategy: str, dataset: str, names: tuple[str, ...] | N
     result = run_nni_experiment(space, strategy=strategy, budget=trials, seed=seed, dataset=dataset,
                                 device=device, **kwargs)
     doc = result if isinstance(result, dict) else result.to_dict()
-    out.print_json(data=doc)
+    _print_run(doc, f"NNI {strategy} on {doc['space']} ({dataset}, seed {seed})", [
+        ("models submitted", str(doc["models"])),
+        (f"metric ({doc['evaluator']})", _fmt(doc["metric"])),
+    ])  # fmt: skip
     if output is not None:
         from tenas_automl._io import atomic_write_json
 
         atomic_write_json(output, doc)
+        if not quiet:
+            err.print(f"wrote {output} (with every submitted model)")
 
 
 # -- nni-config ---------------------------------------------------------------

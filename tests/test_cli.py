@@ -125,6 +125,22 @@ def test_run_optuna_engine_writes_contract_json_and_resumes(tmp_path: Path) -> N
     assert json.loads(out.read_text())["trials"] == 5
 
 
+def test_run_nni_engine_prints_a_table_and_writes_contract_json(tmp_path: Path) -> None:
+    pytest.importorskip("nni")
+    from tenas_automl import get_space
+
+    out = tmp_path / "nni.json"
+    res = cli("run", "--engine", "nni", "--strategy", "evolution", "--indicators", "params", "--trials", "3",
+              "--device", "cpu", "--output", str(out), "--quiet", tmp_path=tmp_path)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text())
+    assert CONTRACT_KEYS <= set(doc) and doc["engine"] == "nni" and doc["models"] == len(doc["submitted"]) == 3
+    space = get_space("nb201")
+    assert doc["metric"] == max(m["metric"] for m in doc["submitted"])
+    assert doc["benchmark"]["cifar10"] == pytest.approx(space.benchmark_accuracy(space.parse(doc["arch"]), "cifar10"))
+    assert _table_value(res.stdout, "arch") == doc["arch"] and _table_value(res.stdout, "models submitted") == "3"
+
+
 def test_run_on_darts_writes_the_genotype_and_its_size(tmp_path: Path) -> None:
     out = tmp_path / "darts.json"
     res = cli("run", "--space", "darts", "--strategy", "random", "--budget", "3", "--indicators", "params",
