@@ -4,6 +4,7 @@ over a library function; user errors become one line on stderr and exit 1."""
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -335,7 +336,7 @@ def run(
                     plot, mode=mode, data_dir=None if data_dir is None else str(data_dir), preset=preset)
         return
     if engine == "nni":
-        _run_nni(space, strategy, dataset, names, seed, str(dev), trials or 50, output, quiet,
+        _run_nni(space, strategy, dataset, names, seed, str(dev), trials or 50, output, quiet, plot,
                  mode=mode, data_dir=None if data_dir is None else str(data_dir))
         return
 
@@ -370,7 +371,7 @@ def run(
 _ENGINE_OPTIONS = {
     "native": ("budget", "workers", "plot"),
     "optuna": ("storage", "study_name", "trials", "plot"),
-    "nni": ("trials",),
+    "nni": ("trials", "plot"),
 }
 
 
@@ -448,13 +449,14 @@ def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] 
 
 
 def _run_nni(space: str, strategy: str, dataset: str, names: tuple[str, ...] | None, seed: int,
-             device: str, trials: int, output: Path | None, quiet: bool, **extra: Any) -> None:
+             device: str, trials: int, output: Path | None, quiet: bool, plot: Path | None,
+             **extra: Any) -> None:
     from tenas_automl.integrations.nni import run_nni_experiment
 
     kwargs: dict[str, Any] = dict(extra) if names is None else {"indicators": names, **extra}
     result = run_nni_experiment(space, strategy=strategy, budget=trials, seed=seed, dataset=dataset,
                                 device=device, **kwargs)
-    doc = result if isinstance(result, dict) else result.to_dict()
+    doc = result.to_dict()
     _print_run(doc, f"NNI {strategy} on {doc['space']} ({dataset}, seed {seed})", [
         ("models submitted", str(doc["models"])),
         (f"metric ({doc['evaluator']})", _fmt(doc["metric"])),
@@ -465,6 +467,10 @@ def _run_nni(space: str, strategy: str, dataset: str, names: tuple[str, ...] | N
         atomic_write_json(output, doc)
         if not quiet:
             err.print(f"wrote {output} (with every submitted model)")
+    if plot is not None:
+        result.plot(plot)
+        if not quiet:
+            err.print(f"wrote {plot}")
 
 
 # -- nni-config ---------------------------------------------------------------

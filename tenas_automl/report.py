@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,5 +108,62 @@ def plot_search(result: SearchResult, space: Space, path: str | Path, dataset: s
             ax.set(title=f"NB201 {dataset} test accuracy", xlabel="evaluation", ylabel="%")
             ax.legend(fontsize=7)
     fig.suptitle(f"{result.strategy} on {result.space}: {result.arch_str}", fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def plot_trials(
+    path: str | Path,
+    values: Sequence[float | None],
+    indicators: Mapping[str, Sequence[float]] | None = None,
+    *,
+    origins: Sequence[str] | None = None,
+    numbers: Sequence[int] | None = None,
+    maximize: bool = True,
+    best: float | None = None,
+    title: str = "",
+) -> Path:
+    """Draw a sequence of trials (Optuna trials, NNI models): each value with the best so far, then
+    each indicator per trial.
+
+    ``values[i]`` is trial i's objective (None: no value, e.g. pruned); ``origins[i]``
+    how it was chosen (a marker per origin); ``numbers[i]`` its x position (default
+    i); ``best`` a reference line (the space's best accuracy). Indicator panels show
+    every trial, ``ntk`` on a log scale. The file is written atomically.
+    """
+    plt = pyplot()
+    names = list(indicators or {})
+    fig, axes = plt.subplots(1, 1 + len(names), figsize=(4.4 * (1 + len(names)), 3.4), squeeze=False)
+    axes = list(axes.flat)
+    x = list(numbers) if numbers is not None else list(range(len(values)))
+    done = [(i, float(v)) for i, v in enumerate(values) if v is not None and math.isfinite(float(v))]
+    kinds = list(origins) if origins is not None else ["trial"] * len(values)
+    ax = axes[0]
+    for marker, origin in zip(_MARKERS * 4, sorted({kinds[i] for i, _ in done})):
+        pick = [(i, v) for i, v in done if kinds[i] == origin]
+        ax.scatter([x[i] for i, _ in pick], [v for _, v in pick], s=14, marker=marker, alpha=0.7, label=origin)
+    if done:
+        running = (np.maximum if maximize else np.minimum).accumulate([v for _, v in done])
+        ax.step([x[i] for i, _ in done], running, where="post", color="k", lw=1.0, label="best so far")
+    if best is not None:
+        ax.axhline(best, color="gray", ls=":", lw=0.8, label=f"space best {best:.2f}")
+    ax.set(title="objective value per trial", xlabel="trial", ylabel="value")
+    ax.legend(fontsize=7)
+    for ax, name in zip(axes[1:], names):
+        ys = list((indicators or {})[name])
+        ok = [i for i in range(len(ys)) if values[i] is not None]
+        off = [i for i in range(len(ys)) if values[i] is None]
+        for pick, marker, label in ((ok, "o", "with value"), (off, "x", "no value (pruned, failed)")):
+            if pick:
+                ax.scatter([x[i] for i in pick], [ys[i] for i in pick], s=12, marker=marker, alpha=0.7, label=label)
+        ax.set(title=f"{name} of each trial's architecture", xlabel="trial")
+        if name == "ntk":
+            ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -52,7 +52,8 @@ def test_help_and_list(tmp_path: Path) -> None:
         # Options another engine reads are refused, not silently ignored.
         (("run", "--engine", "optuna", "--budget", "10"), "--budget does not apply to --engine optuna"),
         (("run", "--engine", "optuna", "--workers", "2"), "--workers"),
-        (("run", "--engine", "nni", "--plot", "x.png", "--study-name", "s"), "--study-name, --plot do not apply"),
+        (("run", "--engine", "nni", "--storage", "sqlite:///x.db", "--study-name", "s"),
+         "--storage, --study-name do not apply to --engine nni"),
         (("run", "--trials", "5"), "--trials does not apply to --engine native"),
         (("run", "--storage", "sqlite:///x.db"), "--storage"),
     ],
@@ -129,9 +130,10 @@ def test_run_nni_engine_prints_a_table_and_writes_contract_json(tmp_path: Path) 
     pytest.importorskip("nni")
     from tenas_automl import get_space
 
-    out = tmp_path / "nni.json"
+    out, plot = tmp_path / "nni.json", tmp_path / "nni.png"
     res = cli("run", "--engine", "nni", "--strategy", "evolution", "--indicators", "params", "--trials", "3",
-              "--device", "cpu", "--output", str(out), "--quiet", tmp_path=tmp_path)  # fmt: skip
+              "--device", "cpu", "--output", str(out), "--plot", str(plot), "--quiet", tmp_path=tmp_path)  # fmt: skip
+    assert plot.stat().st_size > 1000
     assert res.returncode == 0, res.stderr
     doc = json.loads(out.read_text())
     assert CONTRACT_KEYS <= set(doc) and doc["engine"] == "nni" and doc["models"] == len(doc["submitted"]) == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -74,6 +75,29 @@ class NNIExperimentResult:
         if self.experiment_dir is not None:
             out["experiment_dir"] = self.experiment_dir
         return out
+
+    def plot(self, path: str | Path) -> Path:
+        """Draw the submitted models in order: metric with the best so far, then each indicator.
+
+        With the benchmark evaluator on NB201 a dotted line shows the space's best
+        accuracy. The PNG is written atomically.
+        """
+        from tenas_automl.report import plot_trials
+
+        best = None
+        if self.evaluator == "benchmark" and self.space == "nb201":
+            from tenas_automl.spaces import get_space
+
+            best = get_space("nb201").best_accuracy(self.dataset)
+        models = self.submitted
+        return plot_trials(
+            path,
+            [m.metric if m.status == "trained" else None for m in models],
+            {n: [m.indicators.get(n, math.nan) for m in models] for n in self.indicators},
+            origins=[m.status for m in models],
+            best=best,
+            title=f"NNI {self.strategy} on {self.space}: {len(models)} submitted models",
+        )
 
 
 def hub_space(space_name: str, dataset: str = "cifar10") -> Any:
