@@ -331,12 +331,15 @@ def run(
                          f"and to --strategy prune with --engine optuna; got --strategy {strategy} --engine {engine}")
     _check_engine_options(engine, budget=budget, workers=workers, storage=storage, study_name=study_name,
                           trials=trials, plot=plot)
+    if trials is not None and trials < 1:
+        raise TenasError(f"--trials must be a positive integer, got {trials}")
+    n_trials = 50 if trials is None else trials
     if engine == "optuna":
-        _run_optuna(sp, strategy, dataset, names, seed, str(dev), storage, study_name, trials or 50, output, quiet,
+        _run_optuna(sp, strategy, dataset, names, seed, str(dev), storage, study_name, n_trials, output, quiet,
                     plot, mode=mode, data_dir=None if data_dir is None else str(data_dir), preset=preset)
         return
     if engine == "nni":
-        _run_nni(space, strategy, dataset, names, seed, str(dev), trials or 50, output, quiet, plot,
+        _run_nni(space, strategy, dataset, names, seed, str(dev), n_trials, output, quiet, plot,
                  mode=mode, data_dir=None if data_dir is None else str(data_dir))
         return
 

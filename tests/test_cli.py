@@ -56,6 +56,10 @@ def test_help_and_list(tmp_path: Path) -> None:
          "--storage, --study-name do not apply to --engine nni"),
         (("run", "--trials", "5"), "--trials does not apply to --engine native"),
         (("run", "--storage", "sqlite:///x.db"), "--storage"),
+        (("run", "--engine", "optuna", "--trials", "0"), "--trials must be a positive integer, got 0"),
+        (("run", "--engine", "nni", "--trials", "0"), "--trials must be a positive integer, got 0"),
+        (("run", "--engine", "optuna", "--storage", "sqlite:///no/such/dir/s.db"), "folder 'no/such/dir' does not"),
+        (("run", "--engine", "optuna", "--storage", "study.db"), "expected a database URL such as sqlite:///"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_1(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:

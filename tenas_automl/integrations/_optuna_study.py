@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,24 @@ def preset_overrides(
     return merged or None
 
 
+def open_storage(storage: str | optuna.storages.BaseStorage | None) -> optuna.storages.BaseStorage | None:
+    """``storage`` opened (an RDB URL such as ``sqlite:///study.db``), or a TenasError naming it and why not."""
+    if not isinstance(storage, str):
+        return storage
+    try:
+        return optuna.storages.get_storage(storage)
+    except Exception as exc:  # SQLAlchemy's errors for bad URLs, drivers or files have no common base here
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = ""
+        if storage.startswith("sqlite:///"):
+            folder = Path(storage[len("sqlite:///"):]).parent
+            if not folder.is_dir():
+                hint = f" (folder {str(folder)!r} does not exist)"
+        elif "://" not in storage:
+            hint = " (expected a database URL such as sqlite:///study.db)"
+        raise TenasError(f"cannot open the Optuna storage {storage!r}: {reason}{hint}") from None
+
+
 def run_optuna_study(
     space: Space | str,
     *,
@@ -172,7 +191,7 @@ def run_optuna_study(
         progress=None if progress is None else pruning,
     )  # fmt: skip
     study = optuna.create_study(
-        storage=storage, study_name=name, sampler=sampler, direction="maximize", load_if_exists=True
+        storage=open_storage(storage), study_name=name, sampler=sampler, direction="maximize", load_if_exists=True
     )
     if study._is_multi_objective() or study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise TenasError(f"study {name!r} exists and does not maximise one objective; choose another study name")
@@ -242,4 +261,6 @@ def summarize_study(study: optuna.Study, space: Space | str) -> dict[str, Any]:
     }
 
 
-__all__ = ["STUDY_STRATEGIES", "benchmark_objective", "make_sampler", "run_optuna_study", "summarize_study"]
+__all__ = [
+    "STUDY_STRATEGIES", "benchmark_objective", "make_sampler", "open_storage", "run_optuna_study", "summarize_study",
+]
