@@ -69,7 +69,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto")
     p.add_argument("--output", default="benchmarks/results/optuna_nb201.json")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument(
+        "--prune-results", default=None, type=Path,
+        help="training-free-prune: start each seed from the arch a search.py JSON found for it (run with the "
+        "same indicators and settings, e.g. --prune-preset fast for ntk,lr with the NTK on 32 images) "
+        "instead of pruning again; seeds it lacks prune as usual",
+    )  # fmt: skip
     return p.parse_args(argv)
+
+
+def pruned_archs(path: Path | None) -> dict[int, str]:
+    """seed -> arch of the prune runs in a ``search.py`` result file."""
+    if path is None:
+        return {}
+    runs = json.loads(path.read_text())["runs"]
+    return {int(r["seed"]): r["arch"] for r in runs if r.get("strategy") == "prune" and not r.get("interrupted")}
 
 
 def run_study(space: Space, method: str, seed: int, trials: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -79,9 +93,10 @@ def run_study(space: Space, method: str, seed: int, trials: int, args: argparse.
     pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
     if method.startswith("training-free"):
         strategy = "prune" if method == "training-free-prune" else "evolution"
+        start = pruned_archs(args.prune_results).get(seed) if strategy == "prune" else None
         sampler: optuna.samplers.BaseSampler = TrainingFreeSampler(
             space, strategy, indicators, candidates_per_trial=args.candidates,
-            n_startup_trials=args.startup, tournament_size=args.tournament, **common
+            n_startup_trials=args.startup, tournament_size=args.tournament, pruned=start, **common
         )
     elif method == "tpe":
         sampler = optuna.samplers.TPESampler(seed=seed)
@@ -162,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     space = get_space("nb201")
     out = Path(args.output)
     config = {k: getattr(args, k) for k in ("indicators", "overrides", "candidates", "startup", "tournament", "percentile", "warmup", "dataset")}
+    if args.prune_results is not None:
+        config["prune_results"] = str(args.prune_results)
     runs = load_runs(out, config, "studies", log, keep=lambda r: r["trials"] >= trials)
 
     def after(record: dict[str, Any]) -> None:

@@ -378,6 +378,24 @@ def test_prune_strategy_proposes_pruning_result_then_neighbours(nb201) -> None:
         assert _hamming(nb201, archs[i], archs[best]) == 1
 
 
+def test_prune_sampler_starts_from_a_given_pruning_result(nb201, tmp_path: Path) -> None:
+    start = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_1x1~0|skip_connect~1|avg_pool_3x3~2|"
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    kw = dict(seed=0, device="cpu", overrides=PARAMS_ONLY, candidates_per_trial=4)
+    sampler = TrainingFreeSampler(nb201, "prune", ("params",), pruned=start, **kw)
+    study = optuna.create_study(direction="maximize", sampler=sampler, storage=url, study_name="s")
+    study.optimize(_accuracy_objective(nb201), n_trials=2)
+    assert study.trials[0].user_attrs[ARCH_ATTR] == start and sampler.prune_result is None  # no pruning run
+    # Stored in the study: another process without pruned= starts from it too, without pruning.
+    other = TrainingFreeSampler(nb201, "prune", ("params",), **kw)
+    optuna.load_study(study_name="s", storage=url, sampler=other).optimize(_accuracy_objective(nb201), n_trials=1)
+    assert other.prune_result is None
+    with pytest.raises(TenasError, match="strategy='prune'"):
+        TrainingFreeSampler(nb201, "evolution", ("params",), pruned=start)
+    with pytest.raises(ValueError, match="bogus"):
+        TrainingFreeSampler(nb201, "prune", ("params",), pruned="|bogus~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+
+
 def test_run_optuna_study_shows_the_pruning_run_on_its_progress(nb201) -> None:
     calls: list[tuple[int, int, str]] = []
     run_optuna_study("nb201", trials=3, sampler_strategy="prune", indicators=("params",), overrides=PARAMS_ONLY,

@@ -142,6 +142,11 @@ class TrainingFreeSampler(BaseSampler):
         progress: ``progress(done, total, info)`` during this object's TE-NAS
             pruning run (``strategy="prune"``: evaluations done of the 54 on
             NB201, after each round), which takes minutes inside the first trial.
+        pruned: ``strategy="prune"``: a TE-NAS pruning result computed
+            earlier (an architecture or its string, e.g. the ``arch`` of
+            ``tenas-automl run`` with the same indicators and settings): the
+            study starts from it instead of running the pruning. A result
+            already stored in the study still takes precedence.
     """
 
     def __init__(
@@ -165,6 +170,7 @@ class TrainingFreeSampler(BaseSampler):
         cache_dir: str | None = None,
         use_cache: bool = True,
         progress: ProgressFn | None = None,
+        pruned: Hashable | str | None = None,
     ) -> None:
         self.space = _resolve_space(space)
         self.progress = progress
@@ -193,7 +199,11 @@ class TrainingFreeSampler(BaseSampler):
         self._lock = threading.RLock()
         self._parsed: dict[str, Key | None] = {}
         self._checked: set[int] = set()
+        if pruned is not None and self.strategy != "prune":
+            raise TenasError(f"pruned= is the start of strategy='prune'; this sampler's strategy is {strategy!r}")
         self._prune_arch: Hashable | None = None
+        if pruned is not None:  # parsing checks it, also when given as an architecture object
+            self._prune_arch = self.space.parse(pruned if isinstance(pruned, str) else self.space.format(pruned))
         #: The pruning search this object ran (None if it read another process's result).
         self.prune_result: SearchResult | None = None
 
