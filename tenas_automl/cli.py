@@ -457,8 +457,9 @@ def _run_nni(space: str, strategy: str, dataset: str, names: tuple[str, ...] | N
     from tenas_automl.integrations.nni import run_nni_experiment
 
     kwargs: dict[str, Any] = dict(extra) if names is None else {"indicators": names, **extra}
-    result = run_nni_experiment(space, strategy=strategy, budget=trials, seed=seed, dataset=dataset,
-                                device=device, **kwargs)
+    with _progress("NNI models", quiet) as bar:
+        result = run_nni_experiment(space, strategy=strategy, budget=trials, seed=seed, dataset=dataset,
+                                    device=device, progress=bar, **kwargs)
     doc = result.to_dict()
     _print_run(doc, f"NNI {strategy} on {doc['space']} ({dataset}, seed {seed})", [
         ("models submitted", str(doc["models"])),

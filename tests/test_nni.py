@@ -432,6 +432,17 @@ def test_run_nni_experiment_in_process(nni_home: Path) -> None:
     assert Path(again.experiment_dir, "checkpoint", "state.ckpt.json").exists()
 
 
+def test_run_nni_experiment_reports_progress(nni_home: Path) -> None:
+    calls: list[tuple[int, int, str]] = []
+    result = run_nni_experiment("nb201", strategy="prune", budget=3, overrides=CHEAP, device="cpu", seed=0,
+                                progress=lambda d, t, i: calls.append((d, t, i)))  # fmt: skip
+    pruning = [i for d, t, i in calls if i.startswith("TE-NAS pruning")]
+    assert pruning == [f"TE-NAS pruning {n}/54 round {r}" for n, r in ((24, 1), (42, 2), (54, 3))]
+    models = [(d, t, i) for d, t, i in calls if not i.startswith("TE-NAS")]
+    assert [d for d, _, _ in models] == [1, 2, 3] and all(t == 3 for _, t, _ in models)
+    assert models[-1][2] == f"best {result.metric:.4g}"
+
+
 def _free_port() -> int:
     import socket
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,7 @@ def run_nni_experiment(
     working_dir: str | Path | None = None,
     experiment_id: str | None = None,
     quiet: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
     **strategy_options: Any,
 ) -> NNIExperimentResult:
     """Search NNI's ``space_name`` hub space with one of our strategies, submitting ``budget`` models.
@@ -146,6 +147,8 @@ def run_nni_experiment(
     an NNI ``NasExperiment`` (checkpoints under ``working_dir``; note that NNI
     also records it in ``~/nni-experiments``), and an ``experiment_id`` with a
     checkpoint is resumed; without, nothing is written to disk.
+    ``progress(done, total, info)`` follows the run (models finished of
+    ``budget``; TE-NAS pruning first for ``strategy="prune"``).
     """
     sp = resolve_space(space_name)
     check_choice("dataset", dataset, tuple(NUM_CLASSES))
@@ -156,6 +159,7 @@ def run_nni_experiment(
         strategy, indicators=names, budget=budget, seed=seed, dataset=dataset, data_dir=data_dir,
         device=device, mode=mode, overrides=overrides, **strategy_options,
     )  # fmt: skip
+    strat.progress = progress
     if evaluator is None:
         evaluator = "benchmark" if sp.name == "nb201" else "training_free"
     if isinstance(evaluator, str):

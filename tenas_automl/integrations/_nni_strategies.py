@@ -26,7 +26,7 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -85,6 +85,11 @@ def _as_metric(value: Any) -> float | None:
 
 class _TrainingFreeStrategy(Strategy):
     """Shared machinery: codec, scoring cache, submission, metrics, checkpoint state."""
+
+    #: Set to ``progress(done, total, info)`` to follow a run: called when a model
+    #: finishes (models finished, budget) and during TE-NAS pruning. An attribute,
+    #: not an argument, so NNI never has to serialise it with the strategy.
+    progress: Callable[[int, int, str], None] | None = None
 
     def __init__(
         self,
@@ -333,7 +338,12 @@ class _TrainingFreeStrategy(Strategy):
             trial = self._trials[index]
             trial.metric = _as_metric(event.model.metric)
             trial.status = "trained" if event.status == ModelStatus.Trained and trial.metric is not None else "failed"
+            finished = sum(t.status != "running" for t in self._trials)
+            ranked = self._ranked_trials()
+            best = f"best {self._trials[ranked[0]].metric:.4g}" if ranked else ""
         logger.info("model %d %s: metric %s", index + 1, trial.status, trial.metric)
+        if self.progress is not None:
+            self.progress(finished, self.budget or len(self._trials), best)
 
     # -- read-only views ---------------------------------------------------------------
     @property
@@ -420,6 +430,7 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
         result = get_strategy(
             "prune", indicators=self.indicators, seed=self.seed, device=self.device, dataset=self.dataset,
             data_dir=self.data_dir, mode=self.mode, overrides=self.overrides or None, precision=self.precision,
+            progress=None if self.progress is None else self._pruning_progress,
         ).search(codec.space)  # fmt: skip
         self._origin = result.arch
         self._scores.setdefault(result.arch, {n: float(v) for n, v in result.indicators.items()})
@@ -428,6 +439,10 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
             "evaluations": result.evaluations, "seconds": result.seconds,
         }  # fmt: skip
         logger.info("TE-NAS pruning found %s in %.1f s", result.arch_str, result.seconds)
+
+    def _pruning_progress(self, done: int, total: int, info: str) -> None:
+        if self.progress is not None:
+            self.progress(0, self.budget or 0, f"TE-NAS pruning {done}/{total} {info}".rstrip())
 
     def _next(self) -> Hashable | None:
         codec = self._require_codec()
