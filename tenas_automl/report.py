@@ -126,8 +126,7 @@ def plot_trials(
     best: float | None = None,
     title: str = "",
 ) -> Path:
-    """Draw a sequence of trials (Optuna trials, NNI models): each value with the best so far, then
-    each indicator per trial.
+    """Draw trials in order (Optuna trials, NNI models): value and best so far, then each indicator.
 
     ``values[i]`` is trial i's objective (None: no value, e.g. pruned); ``origins[i]``
     how it was chosen (a marker per origin); ``numbers[i]`` its x position (default
@@ -142,7 +141,7 @@ def plot_trials(
     done = [(i, float(v)) for i, v in enumerate(values) if v is not None and math.isfinite(float(v))]
     kinds = list(origins) if origins is not None else ["trial"] * len(values)
     ax = axes[0]
-    for marker, origin in zip(_MARKERS * 4, sorted({kinds[i] for i, _ in done})):
+    for marker, origin in zip(itertools.cycle(_MARKERS), sorted({kinds[i] for i, _ in done})):
         pick = [(i, v) for i, v in done if kinds[i] == origin]
         ax.scatter([x[i] for i, _ in pick], [v for _, v in pick], s=14, marker=marker, alpha=0.7, label=origin)
     if done:
@@ -151,7 +150,8 @@ def plot_trials(
     if best is not None:
         ax.axhline(best, color="gray", ls=":", lw=0.8, label=f"space best {best:.2f}")
     ax.set(title="objective value per trial", xlabel="trial", ylabel="value")
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     for ax, name in zip(axes[1:], names):
         ys = list((indicators or {})[name])
         ok = [i for i in range(len(ys)) if values[i] is not None]
@@ -162,7 +162,8 @@ def plot_trials(
         ax.set(title=f"{name} of each trial's architecture", xlabel="trial")
         if name == "ntk":
             ax.set_yscale("log")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=8)
     fig.tight_layout()
