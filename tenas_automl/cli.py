@@ -4,7 +4,6 @@ over a library function; user errors become one line on stderr and exit 1."""
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
