@@ -85,11 +85,11 @@ class TrainingFreeSampler(BaseSampler):
     (the pruning result until a trial completes). With the NB201 accuracy as
     objective, ``strategy="prune"`` with ``ntk, lr`` and the NTK on 32 images
     (``overrides={"ntk": {"batch_size": 32}}``, the ``fast`` pruning preset)
-    is the best recipe measured: 94.25 +- 0.22 after 20 trials over 20 seeds,
-    13 of them finding the space's best cell, against TPE's 94.29 +- 0.15
-    after 100 trials (about 5 minutes per study on one CPU core; ``lr``
-    alone: 94.19 in 5 seconds). The evolution default with ``naswot, lr``
-    reaches 94.13 (benchmarks/README.md).
+    is the best recipe measured: 94.18 +- 0.31 after 20 trials over 36 seeds,
+    20 of them finding the space's best cell, against TPE's 94.11 after 50
+    trials and 94.28 +- 0.14 after 100 (17 of 36); about 5 minutes per study
+    on one CPU core (``lr`` alone: 94.19 on 20 seeds in 5 seconds). The
+    evolution default with ``naswot, lr`` reaches 94.13 (benchmarks/README.md).
 
     Completed trials without this space's architecture parameters (suggested
     under other names) are ignored, with a warning; parameters under this

@@ -163,8 +163,8 @@ def run_optuna_study(
         preset: ``prune`` only: the indicator settings of a pruning preset
             (:data:`tenas_automl.strategies.PRUNE_PRESETS`) for the pruning
             run and the screening of its neighbours; ``overrides`` win.
-            ``"fast"`` (NTK on 32 images) is the benchmarked recipe: 94.25
-            after 20 trials on NB201 (benchmarks/README.md).
+            ``"fast"`` (NTK on 32 images) is the benchmarked recipe: 94.18
+            after 20 trials on NB201, 36 seeds (benchmarks/README.md).
         progress: ``progress(done, total, info)`` after each trial.
 
     Raises:
