@@ -165,7 +165,9 @@ def run_optuna_study(
             run and the screening of its neighbours; ``overrides`` win.
             ``"fast"`` (NTK on 32 images) is the benchmarked recipe: 94.18
             after 20 trials on NB201, 36 seeds (benchmarks/README.md).
-        progress: ``progress(done, total, info)`` after each trial.
+        progress: ``progress(done, total, info)`` after each trial, and during
+            the prune sampler's one-off pruning run inside the first trial
+            (``info`` ``"TE-NAS pruning 24/54 round 1"`` ...).
 
     Raises:
         TenasError: a space without benchmark, a bad setting, or an existing
