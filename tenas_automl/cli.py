@@ -378,13 +378,15 @@ _ENGINE_OPTIONS = {
 
 
 def _check_engine_options(engine: str, **given: Any) -> None:
+    def flags(names: Sequence[str]) -> str:
+        return ", ".join("--" + k.replace("_", "-") for k in names)
+
     unused = [k for k, v in given.items() if v is not None and k not in _ENGINE_OPTIONS[engine]]
     if unused:
-        flags = ", ".join("--" + k.replace("_", "-") for k in unused)
         hint = " (the number of trials is --trials)" if "budget" in unused else ""
         verb = "does" if len(unused) == 1 else "do"
-        raise TenasError(f"{flags} {verb} not apply to --engine {engine}{hint}; it takes "
-                         + ", ".join("--" + k.replace("_", "-") for k in _ENGINE_OPTIONS[engine]))
+        raise TenasError(f"{flags(unused)} {verb} not apply to --engine {engine}{hint}; "
+                         f"it takes {flags(_ENGINE_OPTIONS[engine])}")
 
 
 def _field_table(title: str) -> Table:

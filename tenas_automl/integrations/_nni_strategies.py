@@ -424,13 +424,14 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
         if self._origin is not None:
             return
         from tenas_automl.strategies import get_strategy
+        from tenas_automl.strategies.prune import pruning_progress
 
         codec = self._require_codec()
         assert codec.space is not None
         result = get_strategy(
             "prune", indicators=self.indicators, seed=self.seed, device=self.device, dataset=self.dataset,
             data_dir=self.data_dir, mode=self.mode, overrides=self.overrides or None, precision=self.precision,
-            progress=None if self.progress is None else self._pruning_progress,
+            progress=None if self.progress is None else pruning_progress(self._show_pruning),
         ).search(codec.space)  # fmt: skip
         self._origin = result.arch
         self._scores.setdefault(result.arch, {n: float(v) for n, v in result.indicators.items()})
@@ -440,9 +441,9 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
         }  # fmt: skip
         logger.info("TE-NAS pruning found %s in %.1f s", result.arch_str, result.seconds)
 
-    def _pruning_progress(self, done: int, total: int, info: str) -> None:
+    def _show_pruning(self, text: str) -> None:
         if self.progress is not None:
-            self.progress(0, self.budget or 0, f"TE-NAS pruning {done}/{total} {info}".rstrip())
+            self.progress(0, self.budget or 0, text)
 
     def _next(self) -> Hashable | None:
         codec = self._require_codec()

@@ -390,7 +390,7 @@ class TrainingFreeSampler(BaseSampler):
         attr = f"{_PRUNE_ATTR}:{'/'.join(self.scorer.settings_keys[n] for n in self.scorer.indicators)}"
         stored = study._storage.get_study_system_attrs(study._study_id).get(attr)
         if not _is_prune_doc(stored) and self._prune_arch is not None:
-            # This sampler already pruned (for another study with the same settings): same result.
+            # Given as pruned=, or this sampler pruned for another study with the same settings.
             study._storage.set_study_system_attr(study._study_id, attr, {"arch": self.space.format(self._prune_arch)})
             return self._prune_arch
         doc = stored if _is_prune_doc(stored) else run_once(study, attr, self._run_pruning, _is_prune_doc, tag=self)

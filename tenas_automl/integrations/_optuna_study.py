@@ -181,16 +181,16 @@ def run_optuna_study(
     overrides = preset_overrides(space, sampler_strategy, indicators, preset, overrides)
     name = study_name or f"tenas-{space.name}-{sampler_strategy}-{dataset}-seed{seed}"
     done = 0
+    pruning = None
+    if progress is not None:
+        from tenas_automl.strategies.prune import pruning_progress
 
-    def pruning(n: int, total: int, info: str) -> None:
         # The prune sampler's one-off TE-NAS run takes minutes inside a trial: show it on the same bar.
-        if progress is not None:
-            progress(min(done, trials), trials, f"TE-NAS pruning {n}/{total} {info}".rstrip())
-
+        pruning = pruning_progress(lambda text: progress(min(done, trials), trials, text))
     sampler = make_sampler(
         space, sampler_strategy, indicators=indicators, seed=seed, dataset=dataset, data_dir=data_dir,
         device=device, overrides=overrides, candidates_per_trial=candidates_per_trial, mode=mode,
-        progress=None if progress is None else pruning,
+        progress=pruning,
     )  # fmt: skip
     study = optuna.create_study(
         storage=open_storage(storage), study_name=name, sampler=sampler, direction="maximize", load_if_exists=True

@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from tenas_automl.errors import check_choice
 from tenas_automl.spaces.base import Mask, Space
-from tenas_automl.strategies.base import SearchState, SearchStrategy
+from tenas_automl.strategies.base import ProgressFn, SearchState, SearchStrategy
 from tenas_automl.strategies.ranking import dense_rank
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,15 @@ def preset_settings(preset: str, space: str, indicators: Sequence[str]) -> dict[
     """The indicator settings :data:`PRUNE_PRESETS` gives ``space``, for the ``indicators`` in use."""
     check_choice("prune preset", preset, PRUNE_PRESETS)
     return {n: dict(s) for n, s in PRUNE_PRESETS[preset].get(space, {}).items() if n in indicators}
+
+
+def pruning_progress(show: Callable[[str], None]) -> ProgressFn:
+    """A ``progress`` for a pruning run nested in a longer job: ``show("TE-NAS pruning 24/54 round 1")``."""
+
+    def report(done: int, total: int, info: str) -> None:
+        show(f"TE-NAS pruning {done}/{total} {info}".rstrip())
+
+    return report
 
 
 class PruneStrategy(SearchStrategy):
