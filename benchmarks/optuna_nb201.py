@@ -63,6 +63,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--candidates", type=int, default=12, help="TrainingFreeSampler candidates per trial")
     p.add_argument("--startup", type=int, default=5, help="TrainingFreeSampler startup trials")
     p.add_argument("--tournament", type=int, default=5, help="TrainingFreeSampler tournament size (of 20)")
+    p.add_argument(
+        "--surrogate-weight", type=float, default=0.5,
+        help="TrainingFreeSampler weight of the additive model of the measured accuracies (0: indicators only)",
+    )  # fmt: skip
     p.add_argument("--percentile", type=float, default=50.0, help="TrainingFreePruner percentile")
     p.add_argument("--warmup", type=int, default=5, help="TrainingFreePruner warm-up trials")
     p.add_argument("--dataset", default="cifar10", help="benchmark column (and the indicators' images)")
@@ -96,7 +100,8 @@ def run_study(space: Space, method: str, seed: int, trials: int, args: argparse.
         start = pruned_archs(args.prune_results).get(seed) if strategy == "prune" else None
         sampler: optuna.samplers.BaseSampler = TrainingFreeSampler(
             space, strategy, indicators, candidates_per_trial=args.candidates,
-            n_startup_trials=args.startup, tournament_size=args.tournament, pruned=start, **common
+            n_startup_trials=args.startup, tournament_size=args.tournament, pruned=start,
+            surrogate_weight=args.surrogate_weight, **common
         )
     elif method == "tpe":
         sampler = optuna.samplers.TPESampler(seed=seed)
@@ -176,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     trials = checkpoints[-1]
     space = get_space("nb201")
     out = Path(args.output)
-    config = {k: getattr(args, k) for k in ("indicators", "overrides", "candidates", "startup", "tournament", "percentile", "warmup", "dataset")}
+    keys = ("indicators", "overrides", "candidates", "startup", "tournament", "surrogate_weight", "percentile", "warmup")
+    config = {k: getattr(args, k) for k in (*keys, "dataset")}
     if args.prune_results is not None:
         config["prune_results"] = str(args.prune_results)
     runs = load_runs(out, config, "studies", log, keep=lambda r: r["trials"] >= trials)

@@ -396,6 +396,26 @@ def test_prune_sampler_starts_from_a_given_pruning_result(nb201, tmp_path: Path)
         TrainingFreeSampler(nb201, "prune", ("params",), pruned="|bogus~0|+|none~0|none~1|+|none~0|none~1|none~2|")
 
 
+def test_surrogate_weight_trades_the_indicator_rank_against_the_objective_model(nb201) -> None:
+    from tenas_automl.strategies.surrogate import AdditiveModel
+
+    conv = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    big, small = nb201.parse(conv), nb201.parse(conv.replace("|nor_conv_3x3~0|+", "|skip_connect~0|+", 1))
+    likes_small = AdditiveModel({(0, "skip_connect"): 1.0})  # edge 1<-0 is the first parameter
+
+    def pick(weight: float, model: AdditiveModel | None):
+        kw = dict(seed=0, device="cpu", overrides=PARAMS_ONLY, surrogate_weight=weight)
+        sampler = TrainingFreeSampler(nb201, "prune", ("params",), **kw)
+        return sampler._best_of([big, small], np.random.default_rng(0), "neighbour", model)[0]
+
+    assert pick(0.5, None) == big  # "params" prefers the bigger cell
+    assert pick(0.5, likes_small) == big  # half a rank from the model does not outweigh the indicator's rank
+    assert pick(2.0, likes_small) == small
+    assert pick(2.0, AdditiveModel()) == big  # a model with no opinion leaves the indicators' choice
+    with pytest.raises(TenasError, match="surrogate_weight must be a number >= 0, got -1"):
+        TrainingFreeSampler(nb201, "prune", ("params",), surrogate_weight=-1)
+
+
 def test_run_optuna_study_shows_the_pruning_run_on_its_progress(nb201) -> None:
     calls: list[tuple[int, int, str]] = []
     run_optuna_study("nb201", trials=3, sampler_strategy="prune", indicators=("params",), overrides=PARAMS_ONLY,

@@ -377,3 +377,35 @@ def test_interrupt_from_progress_callback(nb201: Space) -> None:
     result = strategy.search(nb201)
     assert result.interrupted and result.evaluations == 20
     assert result.indicators["naswot"] == max(h["naswot"] for h in result.history)
+
+
+# -- the additive model of measured objectives ------------------------------------
+def test_fit_additive_recovers_the_effects_of_an_additive_objective() -> None:
+    from tenas_automl.strategies.surrogate import fit_additive
+
+    rng = np.random.default_rng(0)
+    effects = {(i, c): float(rng.normal()) for i in range(3) for c in "abc"}
+    keys = [tuple(rng.choice(list("abc"), 3)) for _ in range(40)]
+    def value(k: Sequence[str]) -> float:
+        return sum(effects[(i, c)] for i, c in enumerate(k))
+
+    model = fit_additive(keys, [value(k) for k in keys], alpha=1e-8)
+    # Differences between any two cells, also ones never measured, come out exact.
+    unseen = [k for k in (("a", "b", "c"), ("c", "c", "a"), ("b", "a", "a")) if k not in keys]
+    pred = model.predict([*keys[:5], *unseen])
+    true = np.array([value(k) for k in [*keys[:5], *unseen]])
+    np.testing.assert_allclose(pred - pred[0], true - true[0], atol=1e-6)
+    # A strong penalty shrinks every effect towards zero.
+    shrunk = fit_additive(keys, [value(k) for k in keys], alpha=1e4)
+    assert np.ptp(shrunk.predict(keys)) < 0.05 * np.ptp(pred)
+
+
+def test_fit_additive_without_data_has_no_opinion_and_checks_its_input() -> None:
+    from tenas_automl.strategies.surrogate import fit_additive
+
+    assert fit_additive([], []).predict([("a",), ("b",)]).tolist() == [0.0, 0.0]
+    assert fit_additive([("a",)], [3.0]).predict([("a",), ("b",)]).tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="2 keys and 1 values"):
+        fit_additive([("a",), ("b",)], [1.0])
+    with pytest.raises(ValueError, match="alpha must be > 0, got 0"):
+        fit_additive([("a",), ("b",)], [1.0, 2.0], alpha=0)

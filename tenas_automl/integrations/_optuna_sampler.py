@@ -10,6 +10,7 @@ study continues where it stopped.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -25,10 +26,12 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from tenas_automl.errors import TenasError, check_choice
+from tenas_automl.indicators.aggregate import rank
 from tenas_automl.integrations._optuna_once import run_once
 from tenas_automl.integrations._optuna_params import ArchCodec, ArchitectureParamError, get_codec
 from tenas_automl.integrations._optuna_scores import ARCH_ATTR, TrialScorer, Values
 from tenas_automl.spaces import Space, get_space
+from tenas_automl.strategies.surrogate import AdditiveModel, fit_additive
 
 if TYPE_CHECKING:
     from tenas_automl.strategies import ProgressFn, SearchResult
@@ -91,6 +94,13 @@ class TrainingFreeSampler(BaseSampler):
     on one CPU core (``lr`` alone: 94.19 on 20 seeds in 5 seconds). The
     evolution default with ``naswot, lr`` reaches 94.13 (benchmarks/README.md).
 
+    Once two trials have values, both strategies rank a trial's candidates by
+    the indicators' rank sum plus ``surrogate_weight`` times their rank under
+    an additive model of the objective fitted to the completed trials (ridge
+    regression on the one-hot ops, :mod:`tenas_automl.strategies.surrogate`):
+    an edit that made one measured cell worse then counts against the same
+    edit in its neighbours, which the indicators cannot know.
+
     Completed trials without this space's architecture parameters (suggested
     under other names) are ignored, with a warning; parameters under this
     space's names with other choices are an error.
@@ -147,6 +157,10 @@ class TrainingFreeSampler(BaseSampler):
             ``tenas-automl run`` with the same indicators and settings): the
             study starts from it instead of running the pruning. A result
             already stored in the study still takes precedence.
+        surrogate_weight: weight of the objective model's rank beside the
+            indicators' (0: indicators only). The default 0.5 was chosen with
+            ``lr`` on seeds 0-39 of the NB201 benchmark (weights 0.5 and 1
+            alike, 2 worse).
     """
 
     def __init__(
@@ -171,6 +185,7 @@ class TrainingFreeSampler(BaseSampler):
         use_cache: bool = True,
         progress: ProgressFn | None = None,
         pruned: Hashable | str | None = None,
+        surrogate_weight: float = 0.5,
     ) -> None:
         self.space = _resolve_space(space)
         self.progress = progress
@@ -184,6 +199,11 @@ class TrainingFreeSampler(BaseSampler):
                 raise TenasError(f"{name} must be a positive integer, got {value!r}")
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 0:
             raise TenasError(f"n_startup_trials must be a non-negative integer, got {n_startup_trials!r}")
+        if isinstance(surrogate_weight, bool) or not isinstance(surrogate_weight, (int, float)) or not (
+            math.isfinite(surrogate_weight) and surrogate_weight >= 0
+        ):
+            raise TenasError(f"surrogate_weight must be a number >= 0, got {surrogate_weight!r}")
+        self.surrogate_weight = float(surrogate_weight)
         self.candidates_per_trial = candidates_per_trial
         self.n_startup_trials = n_startup_trials
         self.population_size, self.tournament_size = population_size, tournament_size
@@ -315,21 +335,43 @@ class TrainingFreeSampler(BaseSampler):
                 return pruned, "prune"
             best = self._best_completed(study, view)
             incumbent = self.codec.arch_of_key(best) if best is not None else pruned
-            return self._best_of(self._neighbours(incumbent, view, rng), rng, "neighbour")
+            return self._best_of(self._neighbours(incumbent, view, rng), rng, "neighbour", self._model(study, view))
         parent = self._parent(study, view, rng)
         if parent is None:
             return self._best_of(self._random_untaken(view, rng, self.candidates_per_trial), rng, "startup")
-        return self._best_of(self._neighbours(self.codec.arch_of_key(parent), view, rng), rng, "mutation")
+        candidates = self._neighbours(self.codec.arch_of_key(parent), view, rng)
+        return self._best_of(candidates, rng, "mutation", self._model(study, view))
 
-    def _best_of(self, candidates: list[Hashable], rng: np.random.Generator, origin: str) -> tuple[Hashable, str]:
-        """The candidate with the smallest indicator rank sum (ties: the first drawn)."""
+    def _best_of(
+        self, candidates: list[Hashable], rng: np.random.Generator, origin: str, model: AdditiveModel | None = None
+    ) -> tuple[Hashable, str]:
+        """The candidate with the smallest indicator rank sum (ties: the first drawn).
+
+        With a ``model`` of the objective, the smallest sum of the indicator
+        rank and ``surrogate_weight`` times the model's rank (average ranks,
+        so a model with no opinion leaves the indicators' choice).
+        """
         if not candidates:
             # Every architecture is taken (tiny space or huge study): allow a repeat.
             logger.warning("no untried architecture left; proposing a random one")
             return self.space.sample(rng), "repeat"
         values = self.scorer.scores(candidates)
-        order = np.argsort(self.scorer.combined_rank(values), kind="stable")
-        return candidates[int(order[0])], origin
+        order_key = self.scorer.combined_rank(values)
+        if model is not None:
+            # Rounded so that float noise in equal predictions cannot break ties.
+            predicted = np.round(model.predict([self.codec.key(c) for c in candidates]), 9)
+            order_key = rank(order_key, False, method="average") + self.surrogate_weight * rank(
+                predicted, True, method="average"
+            )
+        return candidates[int(np.argsort(order_key, kind="stable")[0])], origin
+
+    def _model(self, study: optuna.Study, view: _View) -> AdditiveModel | None:
+        """The additive model of the completed trials' objective (None when switched off)."""
+        if self.surrogate_weight == 0:
+            return None
+        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+        rows = [(key, sign * value) for _, key, value in view.completed if math.isfinite(value)]
+        return fit_additive([k for k, _ in rows], [v for _, v in rows])
 
     def _parent(self, study: optuna.Study, view: _View, rng: np.random.Generator) -> Key | None:
         """Tournament parent: by objective once enough trials completed, else by indicators."""
