@@ -74,20 +74,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output", default="benchmarks/results/optuna_nb201.json")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument(
-        "--prune-results", default=None, type=Path,
-        help="training-free-prune: start each seed from the arch a search.py JSON found for it (run with the "
+        "--prune-results", default=None, type=Path, nargs="+", metavar="FILE",
+        help="training-free-prune: start each seed from the arch a search.py JSON (or several) found for it (run with the "
         "same indicators and settings, e.g. --prune-preset fast for ntk,lr with the NTK on 32 images) "
         "instead of pruning again; seeds it lacks prune as usual",
     )  # fmt: skip
     return p.parse_args(argv)
 
 
-def pruned_archs(path: Path | None) -> dict[int, str]:
-    """seed -> arch of the prune runs in a ``search.py`` result file."""
-    if path is None:
-        return {}
-    runs = json.loads(path.read_text())["runs"]
-    return {int(r["seed"]): r["arch"] for r in runs if r.get("strategy") == "prune" and not r.get("interrupted")}
+def pruned_archs(paths: list[Path] | None) -> dict[int, str]:
+    """seed -> arch of the prune runs in ``search.py`` result files (a later file wins)."""
+    out: dict[int, str] = {}
+    for path in paths or []:
+        runs = json.loads(path.read_text())["runs"]
+        out.update({int(r["seed"]): r["arch"] for r in runs if r.get("strategy") == "prune" and not r.get("interrupted")})
+    return out
 
 
 def run_study(space: Space, method: str, seed: int, trials: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -184,7 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     keys = ("indicators", "overrides", "candidates", "startup", "tournament", "surrogate_weight", "percentile", "warmup")
     config = {k: getattr(args, k) for k in (*keys, "dataset")}
     if args.prune_results is not None:
-        config["prune_results"] = str(args.prune_results)
+        files = [str(p) for p in args.prune_results]
+        config["prune_results"] = files[0] if len(files) == 1 else files  # one file: as in earlier results
     runs = load_runs(out, config, "studies", log, keep=lambda r: r["trials"] >= trials)
 
     def after(record: dict[str, Any]) -> None:
