@@ -75,9 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument(
         "--prune-results", default=None, type=Path, nargs="+", metavar="FILE",
-        help="training-free-prune: start each seed from the arch a search.py JSON (or several) found for it (run with the "
-        "same indicators and settings, e.g. --prune-preset fast for ntk,lr with the NTK on 32 images) "
-        "instead of pruning again; seeds it lacks prune as usual",
+        help="training-free-prune: start each seed from the arch that search.py JSON files found for it (run "
+        "with the same indicators and settings, e.g. --prune-preset fast for ntk,lr with the NTK on 32 images) "
+        "instead of pruning again; seeds they lack prune as usual",
     )  # fmt: skip
     return p.parse_args(argv)
 
@@ -87,7 +87,8 @@ def pruned_archs(paths: list[Path] | None) -> dict[int, str]:
     out: dict[int, str] = {}
     for path in paths or []:
         runs = json.loads(path.read_text())["runs"]
-        out.update({int(r["seed"]): r["arch"] for r in runs if r.get("strategy") == "prune" and not r.get("interrupted")})
+        done = [r for r in runs if r.get("strategy") == "prune" and not r.get("interrupted")]
+        out.update({int(r["seed"]): r["arch"] for r in done})
     return out
 
 
@@ -182,8 +183,11 @@ def main(argv: list[str] | None = None) -> None:
     trials = checkpoints[-1]
     space = get_space("nb201")
     out = Path(args.output)
-    keys = ("indicators", "overrides", "candidates", "startup", "tournament", "surrogate_weight", "percentile", "warmup")
-    config = {k: getattr(args, k) for k in (*keys, "dataset")}
+    names = (
+        "indicators", "overrides", "candidates", "startup", "tournament", "surrogate_weight", "percentile", "warmup",
+        "dataset",
+    )  # fmt: skip
+    config = {k: getattr(args, k) for k in names}
     if args.prune_results is not None:
         files = [str(p) for p in args.prune_results]
         config["prune_results"] = files[0] if len(files) == 1 else files  # one file: as in earlier results
