@@ -92,8 +92,8 @@ class TrainingFreeSampler(BaseSampler):
     24 of them finding the space's best cell, level with TPE's 94.28 +- 0.14
     after 100 trials (17 of 36); about 5 minutes per study on one CPU core
     (``lr`` alone: 94.31 on 40 fresh seeds in seconds). The evolution default with
-    ``naswot, lr`` reached 94.13 before the objective model below
-    (benchmarks/README.md).
+    ``naswot, lr`` reaches 94.13 over 20 seeds; the objective model below
+    leaves it about where it was (benchmarks/README.md).
 
     Once two trials have values, both strategies rank a trial's candidates by
     the indicators' rank sum plus ``surrogate_weight`` times their rank under
