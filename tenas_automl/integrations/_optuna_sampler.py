@@ -62,6 +62,11 @@ def _is_prune_doc(doc: object) -> bool:
     return isinstance(doc, Mapping) and isinstance(doc.get("arch"), str)
 
 
+def _sign(study: optuna.Study) -> float:
+    """+1 for a maximised objective, -1 for a minimised one: ``sign * value`` is higher-is-better."""
+    return 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+
+
 def _resolve_space(space: Space | str) -> Space:
     return get_space(space) if isinstance(space, str) else space
 
@@ -371,7 +376,7 @@ class TrainingFreeSampler(BaseSampler):
         """The additive model of the completed trials' objective (None when switched off)."""
         if self.surrogate_weight == 0:
             return None
-        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+        sign = _sign(study)
         rows = [(key, sign * value) for _, key, value in view.completed if math.isfinite(value)]
         return fit_additive([k for k, _ in rows], [v for _, v in rows])
 
@@ -380,7 +385,7 @@ class TrainingFreeSampler(BaseSampler):
         need = max(1, self.n_startup_trials)
         if len(view.completed) >= need:
             population = sorted(view.completed)[-self.population_size :]
-            sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+            sign = _sign(study)
             # Ties go to the earlier trial.
             return max(self._tournament(population, rng), key=lambda t: (sign * t[2], -t[0]))[1]
         if len(view.scored) >= need:
@@ -397,7 +402,7 @@ class TrainingFreeSampler(BaseSampler):
     def _best_completed(self, study: optuna.Study, view: _View) -> Key | None:
         if not view.completed:
             return None
-        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+        sign = _sign(study)
         return max(view.completed, key=lambda t: (sign * t[2], -t[0]))[1]
 
     def _neighbours(self, arch: Hashable, view: _View, rng: np.random.Generator) -> list[Hashable]:
