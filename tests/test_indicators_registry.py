@@ -73,6 +73,9 @@ def test_settings_digest_tracks_values() -> None:
     # Pinned: disk-cached scores are keyed by these; fields added later
     # (first_repeat) must not change them at their defaults.
     assert get_indicator("ntk").settings.digest() == "98f4fcf5a1422937"
+    # A field added later, left at its default, keeps the earlier cache key.
+    assert get_indicator("ntk", backward="auto").settings.digest() == "98f4fcf5a1422937"
+    assert get_indicator("ntk", backward="fast").settings.digest() != "98f4fcf5a1422937"
     assert get_indicator("lr", resample="data").settings.digest() == "415335f3ebb988ac"
     assert get_indicator("lr", resample="data", first_repeat=1).settings.digest() != "415335f3ebb988ac"
     assert a.key("paper") != a.key("clean")

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from tenas_automl.errors import check_choice
+from tenas_automl.indicators._backward import fast_backward
 
 ReluCallback = Callable[[nn.Module, torch.Tensor], None]
 
@@ -84,6 +85,7 @@ def per_sample_jacobian(
 JACOBIAN_METHODS = ("auto", "batched", "loop")
 LAYOUTS = ("auto", "channels_last", "contiguous")
 CONV_BACKENDS = ("auto", "onednn", "native")
+BACKWARDS = ("auto", "fast", "autograd")
 
 
 _native_lock = threading.Lock()
@@ -118,7 +120,7 @@ def _native_convs() -> Iterator[None]:
 
 def jacobian(
     model: nn.Module, x: torch.Tensor, params: Sequence[nn.Parameter], method: str,
-    layout: str, conv: str = "onednn",
+    layout: str, conv: str = "onednn", backward: str = "autograd",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch Jacobian and logits by a resolved plan (equal results, different speed).
 
@@ -128,14 +130,19 @@ def jacobian(
     memory format of ``x``, ``contiguous`` or ``channels_last``. ``conv``:
     the CPU convolution kernels, ``onednn`` (PyTorch's setting, left as it
     is) or ``native`` (oneDNN switched off for this call; see
-    :func:`_native_convs`). :meth:`JacobianSettings.plan` resolves ``auto``
-    to the fastest combination measured for the network and device.
+    :func:`_native_convs`). ``backward``: ``autograd`` (PyTorch's kernels)
+    or ``fast`` (the ``loop`` method with cheaper BatchNorm and pooling
+    backward kernels, :func:`~tenas_automl.indicators._backward.fast_backward`;
+    the ``batched`` method ignores it). :meth:`JacobianSettings.plan`
+    resolves ``auto`` to the fastest combination measured for the network
+    and device.
     """
     # 'auto' is not allowed here: JacobianSettings.plan resolves it.
     for kind, value, allowed in (
         ("jacobian method", method, JACOBIAN_METHODS),
         ("layout", layout, LAYOUTS),
         ("conv backend", conv, CONV_BACKENDS),
+        ("backward", backward, BACKWARDS),
     ):
         check_choice(f"resolved {kind}", value, [a for a in allowed if a != "auto"])
     if layout == "channels_last" and x.dim() == 4:
@@ -143,7 +150,8 @@ def jacobian(
     with _native_convs() if conv == "native" else nullcontext():
         if method == "batched":
             return batch_jacobian(model, x, params)
-        return per_sample_jacobian(model, x, params, with_logits=True)
+        with fast_backward(model) if backward == "fast" else nullcontext():
+            return per_sample_jacobian(model, x, params, with_logits=True)
 
 
 def is_constant(out: torch.Tensor) -> bool:

@@ -25,7 +25,7 @@ import torch
 
 from tenas_automl.data import ImageData, image_batch, random_crops
 from tenas_automl.errors import TenasError, UnknownNameError, check_choice
-from tenas_automl.indicators._nn import CONV_BACKENDS, JACOBIAN_METHODS, LAYOUTS
+from tenas_automl.indicators._nn import BACKWARDS, CONV_BACKENDS, JACOBIAN_METHODS, LAYOUTS
 from tenas_automl.spaces.base import Mask, Space, Supernet
 
 #: ``paper``: the official code's behaviour, quirks included; ``clean``: quirks fixed.
@@ -45,7 +45,7 @@ def derive_seed(seed: int, *keys: Hashable) -> int:
 
 
 #: Settings fields added after scores were first cached, with their defaults.
-_ADDED_LATER: dict[str, Any] = {"first_repeat": 0}
+_ADDED_LATER: dict[str, Any] = {"first_repeat": 0, "backward": "auto"}
 _MISSING = object()
 
 
@@ -89,6 +89,7 @@ class Settings:
             ("jacobian", "jacobian method", JACOBIAN_METHODS),
             ("layout", "layout", LAYOUTS),
             ("conv", "conv backend", CONV_BACKENDS),
+            ("backward", "backward", BACKWARDS),
         ):
             value = getattr(self, key, None)
             if value is not None:
@@ -174,30 +175,35 @@ class JacobianSettings(NetSettings):
     :func:`tenas_automl.indicators._nn.jacobian`): ``jacobian`` ``batched``
     or ``loop``; ``layout`` of the input, ``channels_last`` or
     ``contiguous``; ``conv``, the CPU convolution kernels, ``onednn`` or
-    ``native``. ``auto`` (each) takes :meth:`plan`'s choice. Kappa moves at
-    float-noise level between them (0.4% on an ill-conditioned 72x72 kernel).
+    ``native``; ``backward``, the loop's BatchNorm and pooling backward
+    kernels, ``autograd`` or ``fast``. ``auto`` (each) takes :meth:`plan`'s
+    choice. Kappa moves at float-noise level between them (0.4% on an
+    ill-conditioned 72x72 kernel between layouts; about 1e-7 between the
+    two backward kernels).
     """
 
     jacobian: str = "auto"
     layout: str = "auto"
     conv: str = "auto"
+    backward: str = "auto"
 
-    def plan(self, device: torch.device) -> tuple[str, str, str]:
-        """``(jacobian, layout, conv)`` with every ``auto`` resolved for ``device``.
+    def plan(self, device: torch.device) -> tuple[str, str, str, str]:
+        """``(jacobian, layout, conv, backward)`` with every ``auto`` resolved for ``device``.
 
         Measured on CPU (benchmarks/README.md): at width 1 (TE-NAS's DARTS
         network) oneDNN's convolution backward costs 5-8x the native kernels
         and the batched VJPs win, 2.7x in all; at width 3 (NB201) oneDNN with
-        channels-last wins by 1.5-2x and the per-sample loop by ~25%.
-        On CUDA: batched, contiguous (``conv`` does not apply).
+        channels-last wins by 1.5-2x and the per-sample loop by ~25%, and the
+        loop's fast BatchNorm/pooling backward saves another ~25%.
+        On CUDA: batched, contiguous (``conv`` and ``backward`` do not apply).
         """
         if device.type == "cuda":
-            auto = ("batched", "contiguous", "onednn")
+            auto = ("batched", "contiguous", "onednn", "autograd")
         elif self.width == 1:
-            auto = ("batched", "contiguous", "native")
+            auto = ("batched", "contiguous", "native", "autograd")
         else:
-            auto = ("loop", "channels_last", "onednn")
-        chosen = (self.jacobian, self.layout, self.conv)
+            auto = ("loop", "channels_last", "onednn", "fast")
+        chosen = (self.jacobian, self.layout, self.conv, self.backward)
         return tuple(a if c == "auto" else c for c, a in zip(chosen, auto))  # type: ignore[return-value]
 
 
