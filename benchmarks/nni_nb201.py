@@ -77,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: the proxy networks are tiny; more threads mostly add overhead)")
+    p.add_argument("--surrogate-weight", type=float, default=0.5,
+                   help="tenas-prune: weight of the metric model beside the indicators (0 = indicators only)")
     p.add_argument("--output", default="benchmarks/results/nni_nb201.json")
     return p.parse_args(argv)
 
@@ -88,7 +90,7 @@ def make_strategy(method: str, seed: int, args: argparse.Namespace) -> Any:
         overrides=args.overrides if args.overrides is not None else PRESETS[args.preset] or None,
     )  # fmt: skip
     if method == "tenas-prune":
-        return TENASPruningStrategy(**common)
+        return TENASPruningStrategy(**common, surrogate_weight=args.surrogate_weight)
     if method == "indicator-evolution":
         return IndicatorEvolutionStrategy(**common)
     if method == "nni-evolution":
@@ -150,7 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     checkpoints = parse_checkpoints(args.checkpoints)
     nb201 = get_space("nb201")
     out = Path(args.output)
-    config = {k: getattr(args, k) for k in ("budget", "baseline_budget", "indicators", "preset", "overrides", "dataset")}
+    keys = ("budget", "baseline_budget", "indicators", "preset", "overrides", "dataset", "surrogate_weight")
+    config = {k: getattr(args, k) for k in keys}
     runs = load_runs(out, config, "runs", log)
 
     def after(record: dict[str, Any]) -> None:

@@ -214,5 +214,9 @@ def test_jacobian_methods_give_equal_scores(space) -> None:
                     overrides={"ntk": {**ntk, "jacobian": "loop"}, "gen": {**gen, "jacobian": "loop"}})
     batched = evaluate(space, ms, ["ntk", "gen"], device="cpu",
                        overrides={"ntk": {**ntk, "jacobian": "batched"}, "gen": {**gen, "jacobian": "batched"}})
+    plain = {"jacobian": "loop", "backward": "autograd"}  # the loop without the fast BN/pool backward
+    autograd = evaluate(space, ms, ["ntk", "gen"], device="cpu",
+                        overrides={"ntk": {**ntk, **plain}, "gen": {**gen, **plain}})
     for name in ("ntk", "gen"):
         np.testing.assert_allclose(loop[name], batched[name], rtol=1e-6)
+        np.testing.assert_allclose(loop[name], autograd[name], rtol=1e-6)

@@ -30,6 +30,7 @@ from tenas_automl.integrations.nni import (  # noqa: E402
     ModelCodec,
     ModelScorer,
     StrategySettingError,
+    SubmittedModel,
     TENASPruningStrategy,
     benchmark_evaluator,
     detect_space,
@@ -469,3 +470,39 @@ def test_strategy_on_nnis_training_service_engine(nni_home: Path) -> None:
         assert m.metric == pytest.approx(NB201.benchmark_accuracy(NB201.parse(m.arch), "cifar10"))
     best = max(m.metric for m in strategy.submitted)
     assert [m.metric for m in strategy.list_models(limit=1)] == [best]
+
+
+def test_pruning_strategy_weighs_the_metric_model_against_the_indicators() -> None:
+    conv = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    big, small = NB201.parse(conv), NB201.parse(conv.replace("|nor_conv_3x3~0|+", "|skip_connect~0|+", 1))
+    # Two trained models that differ only on edge 1<-0: skip_connect there measured better.
+    pooled = conv.replace("nor_conv_3x3~2", "avg_pool_3x3~2")
+    skip = NB201.parse(pooled.replace("|nor_conv_3x3~0|+", "|skip_connect~0|+", 1))
+    one = NB201.parse(pooled.replace("|nor_conv_3x3~0|+", "|nor_conv_1x1~0|+", 1))
+    failed = NB201.parse(conv.replace("|nor_conv_3x3~0|+", "|nor_conv_1x1~0|+", 1))
+
+    def pick(weight: float) -> Any:
+        strategy = TENASPruningStrategy(["params"], device="cpu", seed=0, surrogate_weight=weight)
+        space = SimplifiedModelSpace.from_model(NasBench201(), benchmark_evaluator())
+        strategy.initialize(space, SequentialExecutionEngine(max_model_count=1))
+        for arch, metric, status in ((skip, 94.0, "trained"), (one, 90.0, "trained"), (failed, None, "failed")):
+            strategy._archs.append(arch)
+            strategy._trials.append(
+                SubmittedModel(sample=from_arch(arch, NB201), arch=NB201.format(arch), metric=metric, status=status)
+            )
+        model = strategy._metric_model()
+        return [big, small][strategy._best_by_indicators([big, small], model)], model
+
+    chosen, model = pick(0.0)
+    assert chosen == big and model is None  # "params" prefers the bigger cell
+    chosen, model = pick(0.5)
+    assert chosen == big  # half a rank from the model does not outweigh the indicator's rank
+    assert model is not None and model.predict([strategy_key(small)])[0] > model.predict([strategy_key(big)])[0]
+    assert pick(2.0)[0] == small  # the measured metric wins
+    with pytest.raises(StrategySettingError, match="surrogate_weight must be a number >= 0, got -1"):
+        TENASPruningStrategy(surrogate_weight=-1)
+
+
+def strategy_key(arch: Any) -> tuple[Any, ...]:
+    """The metric model's key of an NB201 arch: the op of each edge."""
+    return tuple(ops[0] for ops in NB201.arch_to_mask(arch))

@@ -409,3 +409,15 @@ def test_fit_additive_without_data_has_no_opinion_and_checks_its_input() -> None
         fit_additive([("a",), ("b",)], [1.0])
     with pytest.raises(ValueError, match="alpha must be > 0, got 0"):
         fit_additive([("a",), ("b",)], [1.0, 2.0], alpha=0)
+
+
+def test_guided_order_adds_the_model_rank_to_the_indicator_rank() -> None:
+    from tenas_automl.strategies.surrogate import guided_order
+
+    indicators = [1.0, 2.0, 3.0]  # rank sums, smaller is better
+    # No opinion (equal up to float noise): the indicators' order stands.
+    assert guided_order(indicators, [0.1, 0.1 + 1e-12, 0.1], 5.0).argmin() == 0
+    # The model prefers the last: half a rank cannot beat a one-rank lead, two ranks can.
+    # 0-based average ranks: indicators 0, 1, 2; model 1.5, 1.5, 0 (the two zeros tie).
+    assert guided_order(indicators, [0.0, 0.0, 1.0], 0.5).tolist() == [0.75, 1.75, 2.0]
+    assert guided_order(indicators, [0.0, 0.0, 1.0], 2.0).argmin() == 2

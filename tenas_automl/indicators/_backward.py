@@ -60,11 +60,11 @@ class _BatchNormTrain(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weight, mean, invstd = ctx.saved_tensors
-        affine = weight is not None
+        need = ctx.needs_input_grad
         gx, gw, gb = torch.ops.aten.native_batch_norm_backward(
-            grad.contiguous(), x, weight, None, None, mean, invstd, True, ctx.eps, [True, affine, affine]
+            grad.contiguous(), x, weight, None, None, mean, invstd, True, ctx.eps, [need[0], need[1], need[2]]
         )
-        return _like(gx, ctx.channels_last), gw, gb, None, None, None, None
+        return None if gx is None else _like(gx, ctx.channels_last), gw, gb, None, None, None, None
 
 
 def _batch_norm_forward(m: nn.BatchNorm2d) -> Any:

@@ -41,6 +41,7 @@ from tenas_automl.indicators import get_indicator, rank_sum
 from tenas_automl.integrations._nni_codecs import Codec, make_codec
 from tenas_automl.integrations._nni_compat import use_json_checkpoints
 from tenas_automl.spaces.base import Space
+from tenas_automl.strategies.surrogate import AdditiveModel, fit_additive, guided_order
 
 logger = logging.getLogger(__name__)
 
@@ -305,11 +306,35 @@ class _TrainingFreeStrategy(Strategy):
             logger.debug("scored %d architectures (%d cached)", len(new), len(self._scores))
         return [self._scores[a] for a in archs]
 
-    def _best_by_indicators(self, archs: Sequence[Hashable]) -> int:
-        """Index of the smallest indicator rank sum among ``archs`` (ties: the first)."""
+    def _best_by_indicators(self, archs: Sequence[Hashable], model: AdditiveModel | None = None) -> int:
+        """Index of the smallest indicator rank sum among ``archs`` (ties: the first).
+
+        With a ``model`` of the metric, the smallest indicator rank plus
+        ``surrogate_weight`` times the model's rank (see :func:`guided_order`).
+        """
         rows = self._score(archs)
         cols = {n: np.array([r[n] for r in rows]) for n in self.indicators}
-        return int(np.argmin(rank_sum(cols, self.higher_is_better, method="min")))
+        order = rank_sum(cols, self.higher_is_better, method="min")
+        if model is not None:
+            order = guided_order(order, model.predict([self._key(a) for a in archs]), self.surrogate_weight)
+        return int(np.argsort(order, kind="stable")[0])
+
+    def _key(self, arch: Hashable) -> tuple[Hashable, ...]:
+        """The choice at each position of ``arch`` (the op of each edge; None for an unused DARTS edge)."""
+        space = self._require_codec().space
+        assert space is not None
+        return tuple(ops[0] if ops else None for ops in space.arch_to_mask(arch))
+
+    def _metric_model(self) -> AdditiveModel | None:
+        """The additive model of the trained models' metric (None when switched off)."""
+        if self.surrogate_weight == 0:
+            return None
+        with self._lock:
+            rows = [
+                (self._key(a), t.metric) for a, t in zip(self._archs, self._trials)
+                if t.status == "trained" and t.metric is not None and math.isfinite(t.metric)
+            ]  # fmt: skip
+        return fit_additive([k for k, _ in rows], [v for _, v in rows])
 
     def _submit(self, arch: Hashable, retry: int | None = None) -> None:
         codec = self._require_codec()
@@ -380,7 +405,11 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
     the untried neighbours of the best model trained so far (the pruning
     result until a better one comes back), the one with the best rank sum of
     the indicators; when a model's neighbourhood is used up, the next best
-    model's is used.
+    model's is used. Once two models are trained, the neighbours are ranked
+    by the indicators' rank sum plus ``surrogate_weight`` times their rank
+    under a ridge model of the returned metrics on the one-hot ops
+    (:mod:`tenas_automl.strategies.surrogate`): an edit that cost accuracy
+    once is not tried again on the neighbouring cell.
 
     Args:
         indicators: indicator names (TE-NAS: ``ntk`` and ``lr``).
@@ -391,6 +420,9 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
             :func:`tenas_automl.indicators.evaluate`.
         precision: significant figures of the pruning's relative changes.
         space: ``"nb201"``/``"darts"`` to insist on a space instead of detecting it.
+        surrogate_weight: weight of the metric model's rank beside the
+            indicators' (0 = indicators only; the Optuna sampler's default
+            0.5 lets it break the indicators' near-ties).
     """
 
     def __init__(
@@ -406,12 +438,18 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
         precision: int = 3,
         space: Space | str | None = None,
+        surrogate_weight: float = 0.5,
     ) -> None:
         super().__init__(
             indicators, budget=budget, seed=seed, dataset=dataset, data_dir=data_dir,
             device=device, mode=mode, overrides=overrides, space=space,
         )  # fmt: skip
         self.precision = int(precision)
+        if isinstance(surrogate_weight, bool) or not isinstance(surrogate_weight, (int, float)) or not (
+            math.isfinite(surrogate_weight) and surrogate_weight >= 0
+        ):
+            raise StrategySettingError(f"surrogate_weight must be a number >= 0, got {surrogate_weight!r}")
+        self.surrogate_weight = float(surrogate_weight)
         self._origin: Hashable | None = None
         self.prune_result: dict[str, Any] | None = None
 
@@ -454,10 +492,11 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
             ranked = self._ranked_trials()
             others = [i for i in range(len(self._trials)) if i not in ranked and self._trials[i].status == "running"]
             centres = [self._archs[i] for i in ranked + others] or [self._origin]
+        model = self._metric_model()
         for centre in centres:
             candidates = [a for a in codec.neighbours(centre) if a not in tried]
             if candidates:
-                return candidates[self._best_by_indicators(candidates)]
+                return candidates[self._best_by_indicators(candidates, model)]
         return None
 
     def _extra_state(self) -> dict[str, Any]:
@@ -471,7 +510,7 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
         self.prune_result = state.get("prune_result")
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", precision={self.precision}"
+        return super().extra_repr() + f", precision={self.precision}, surrogate_weight={self.surrogate_weight}"
 
 
 class IndicatorEvolutionStrategy(_TrainingFreeStrategy):

@@ -26,12 +26,11 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from tenas_automl.errors import TenasError, check_choice
-from tenas_automl.indicators.aggregate import rank
 from tenas_automl.integrations._optuna_once import run_once
 from tenas_automl.integrations._optuna_params import ArchCodec, ArchitectureParamError, get_codec
 from tenas_automl.integrations._optuna_scores import ARCH_ATTR, TrialScorer, Values
 from tenas_automl.spaces import Space, get_space
-from tenas_automl.strategies.surrogate import AdditiveModel, fit_additive
+from tenas_automl.strategies.surrogate import AdditiveModel, fit_additive, guided_order
 
 if TYPE_CHECKING:
     from tenas_automl.strategies import ProgressFn, SearchResult
@@ -365,11 +364,8 @@ class TrainingFreeSampler(BaseSampler):
         values = self.scorer.scores(candidates)
         order_key = self.scorer.combined_rank(values)
         if model is not None:
-            # Rounded so that float noise in equal predictions cannot break ties.
-            predicted = np.round(model.predict([self.codec.key(c) for c in candidates]), 9)
-            order_key = rank(order_key, False, method="average") + self.surrogate_weight * rank(
-                predicted, True, method="average"
-            )
+            predicted = model.predict([self.codec.key(c) for c in candidates])
+            order_key = guided_order(order_key, predicted, self.surrogate_weight)
         return candidates[int(np.argsort(order_key, kind="stable")[0])], origin
 
     def _model(self, study: optuna.Study, view: _View) -> AdditiveModel | None:

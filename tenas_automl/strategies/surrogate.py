@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tenas_automl.indicators.aggregate import rank
+
 #: Ridge penalty: with ~20 trials and 30 one-hot columns the fit must shrink hard.
 DEFAULT_ALPHA = 1.0
 
@@ -58,3 +60,18 @@ def fit_additive(
     y = y - y.mean()
     w = np.linalg.solve(x.T @ x + alpha * np.eye(len(columns)), x.T @ y)
     return AdditiveModel({col: float(w[j]) for col, j in index.items()})
+
+
+def guided_order(indicator_order: Sequence[float], predicted: Sequence[float], weight: float) -> np.ndarray:
+    """Sort key of candidates (smallest first): the indicators' rank plus ``weight`` x the model's.
+
+    ``indicator_order`` is smaller-is-better (a rank sum); ``predicted`` is
+    the model's prediction, higher is better. Both become average ranks, so a
+    model with no opinion (equal predictions) leaves the indicators' order,
+    and at ``weight`` < 1 the model only breaks near-ties of the indicators.
+    Predictions are rounded to 9 decimals so that float noise in equal
+    predictions cannot break ties.
+    """
+    ind = rank(np.asarray(indicator_order, dtype=float), False, method="average")
+    pred = rank(np.round(np.asarray(predicted, dtype=float), 9), True, method="average")
+    return ind + float(weight) * pred
