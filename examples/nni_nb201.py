@@ -4,8 +4,8 @@ Two ``NasExperiment`` runs on NNI's in-process sequential engine (no NNI
 manager, no web UI, nothing to install beyond ``tenas-automl[nni]``):
 
 1. :class:`TENASPruningStrategy`: TE-NAS prunes our supernet without training,
-   submits the result, then the indicator-ranked neighbours of the best model
-   so far;
+   submits the result, then the neighbours of the best model so far, ranked
+   by the indicators and by a model of the metrics returned so far;
 2. :class:`IndicatorEvolutionStrategy`: screens a random sample by indicators,
    then evolves on the returned metrics, each child the best-scored of a few
    mutants.

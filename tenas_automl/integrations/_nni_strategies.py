@@ -10,7 +10,8 @@ with any evaluator: a real training loop, the NAS-Bench-201 table
 * :class:`TENASPruningStrategy` runs TE-NAS pruning on our supernet and
   submits its result first; then, around the best-trained architecture so far,
   the untried neighbour (one op changed, or for DARTS one input moved) with the
-  best indicator rank sum.
+  best indicator rank sum, adjusted once two models are trained by a ridge
+  model of the returned metrics (``surrogate_weight``).
 * :class:`IndicatorEvolutionStrategy` screens a random sample by indicators and
   submits its best ones; then runs aging evolution on the returned metrics,
   where each child is the best-scored of several mutants of the tournament
