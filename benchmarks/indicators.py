@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tenas_automl._io import atomic_write_text
 from tenas_automl.indicators import get_indicator, list_indicators
 from tenas_automl.indicators._nn import batch_jacobian, jacobian, per_sample_jacobian, weight_parameters
 from tenas_automl.indicators.linear_regions import activation_codes, count_distinct
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.worker:
         result = time_indicator(args.worker, archs, args.seed, args.device)
-        args.output.write_text(json.dumps(result))
+        atomic_write_text(args.output, json.dumps(result))
         return
 
     report: dict[str, Any] = {
@@ -229,8 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.reference:
         report["reference"] = time_reference(archs, args.seed, args.device)
         print(json.dumps(report["reference"], indent=2))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write_text(args.output, json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":
