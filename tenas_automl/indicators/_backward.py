@@ -122,7 +122,7 @@ class _AvgPool2x2(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = ctx.shape
+        h, w = ctx.shape[-2:]
         g = (grad * 0.25).repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)
         if g.shape[-2:] != (h, w):  # odd sizes: the last row/column is not pooled
             g = F.pad(g, (0, w - g.shape[-1], 0, h - g.shape[-2]))

@@ -42,7 +42,7 @@ from tenas_automl.indicators import get_indicator, rank_sum
 from tenas_automl.integrations._nni_codecs import Codec, make_codec
 from tenas_automl.integrations._nni_compat import use_json_checkpoints
 from tenas_automl.spaces.base import Space
-from tenas_automl.strategies.surrogate import AdditiveModel, fit_additive, guided_order
+from tenas_automl.strategies.surrogate import AdditiveModel, check_weight, fit_additive, guided_order
 
 logger = logging.getLogger(__name__)
 
@@ -446,11 +446,7 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
             device=device, mode=mode, overrides=overrides, space=space,
         )  # fmt: skip
         self.precision = int(precision)
-        if isinstance(surrogate_weight, bool) or not isinstance(surrogate_weight, (int, float)) or not (
-            math.isfinite(surrogate_weight) and surrogate_weight >= 0
-        ):
-            raise StrategySettingError(f"surrogate_weight must be a number >= 0, got {surrogate_weight!r}")
-        self.surrogate_weight = float(surrogate_weight)
+        self.surrogate_weight = check_weight(surrogate_weight, StrategySettingError)
         self._origin: Hashable | None = None
         self.prune_result: dict[str, Any] | None = None
 

@@ -30,7 +30,7 @@ from tenas_automl.integrations._optuna_once import run_once
 from tenas_automl.integrations._optuna_params import ArchCodec, ArchitectureParamError, get_codec
 from tenas_automl.integrations._optuna_scores import ARCH_ATTR, TrialScorer, Values
 from tenas_automl.spaces import Space, get_space
-from tenas_automl.strategies.surrogate import AdditiveModel, fit_additive, guided_order
+from tenas_automl.strategies.surrogate import AdditiveModel, check_weight, fit_additive, guided_order
 
 if TYPE_CHECKING:
     from tenas_automl.strategies import ProgressFn, SearchResult
@@ -205,11 +205,7 @@ class TrainingFreeSampler(BaseSampler):
                 raise TenasError(f"{name} must be a positive integer, got {value!r}")
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 0:
             raise TenasError(f"n_startup_trials must be a non-negative integer, got {n_startup_trials!r}")
-        if isinstance(surrogate_weight, bool) or not isinstance(surrogate_weight, (int, float)) or not (
-            math.isfinite(surrogate_weight) and surrogate_weight >= 0
-        ):
-            raise TenasError(f"surrogate_weight must be a number >= 0, got {surrogate_weight!r}")
-        self.surrogate_weight = float(surrogate_weight)
+        self.surrogate_weight = check_weight(surrogate_weight)
         self.candidates_per_trial = candidates_per_trial
         self.n_startup_trials = n_startup_trials
         self.population_size, self.tournament_size = population_size, tournament_size

@@ -14,11 +14,13 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from tenas_automl.errors import TenasError
 from tenas_automl.indicators.aggregate import rank
 
 #: Ridge penalty: with ~20 trials and 30 one-hot columns the fit must shrink hard.
@@ -60,6 +62,15 @@ def fit_additive(
     y = y - y.mean()
     w = np.linalg.solve(x.T @ x + alpha * np.eye(len(columns)), x.T @ y)
     return AdditiveModel({col: float(w[j]) for col, j in index.items()})
+
+
+def check_weight(weight: object, error: type[Exception] = TenasError) -> float:
+    """``weight`` as a float, or ``error`` naming it when it is not a finite number >= 0."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (
+        math.isfinite(weight) and weight >= 0
+    ):
+        raise error(f"surrogate_weight must be a number >= 0, got {weight!r}")
+    return float(weight)
 
 
 def guided_order(indicator_order: Sequence[float], predicted: Sequence[float], weight: float) -> np.ndarray:
