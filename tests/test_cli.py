@@ -1,4 +1,9 @@
-"""The command line as a user runs it: a subprocess, exit codes, files written."""
+"""The command line as a user runs it: a subprocess, exit codes, files written.
+
+The many bad-option cases call the console script's entry function in this
+process (each subprocess spends seconds importing torch); two of them also
+run as real processes.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,33 @@ def cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TENAS_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1", "COLUMNS": "80"}
     return subprocess.run([sys.executable, "-m", "tenas_automl.cli", *args], capture_output=True,
                           text=True, env=env, timeout=600, cwd=tmp_path)
+
+
+def cli_in_process(
+    *args: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> subprocess.CompletedProcess[str]:
+    """``cli`` without the process: ``tenas_automl.cli.main`` as the console script calls it."""
+    from tenas_automl.cli import main
+
+    monkeypatch.setenv("TENAS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["tenas-automl", *args])
+    capsys.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
+
+
+def _assert_one_line_error(res: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert res.returncode == 1, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], res.stderr
+    assert "Traceback" not in res.stderr
 
 
 def test_help_and_list(tmp_path: Path) -> None:
@@ -62,12 +94,19 @@ def test_help_and_list(tmp_path: Path) -> None:
         (("run", "--engine", "optuna", "--storage", "study.db"), "expected a database URL such as sqlite:///"),
     ],
 )
-def test_user_errors_are_one_line_and_exit_1(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
-    res = cli(*args, tmp_path=tmp_path)
-    assert res.returncode == 1, res.stderr
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], res.stderr
-    assert "Traceback" not in res.stderr
+def test_user_errors_are_one_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...], needle: str,
+) -> None:
+    _assert_one_line_error(cli_in_process(*args, tmp_path=tmp_path, monkeypatch=monkeypatch, capsys=capsys), needle)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(("run", "--space", "nb202"), "nb202"), (("score", "--archs", "missing.txt"), "missing.txt")],
+)
+def test_user_errors_from_a_real_process(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    _assert_one_line_error(cli(*args, tmp_path=tmp_path), needle)
 
 
 def _table_value(screen: str, field: str) -> str:
