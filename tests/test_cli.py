@@ -42,7 +42,8 @@ def cli_in_process(
         main()
         code = 0
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
+        # As the interpreter maps it: None is success, a message is failure.
+        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
     captured = capsys.readouterr()
     return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
 
