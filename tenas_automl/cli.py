@@ -312,6 +312,10 @@ def run(
     ),
     workers: Optional[int] = typer.Option(
         None, help="CPU processes scoring candidates in parallel, same results (default: one per core on CPU)."),
+    cache_dir: Optional[Path] = typer.Option(
+        None, help="Score cache folder (default: ~/.cache/tenas-automl); a rerun or a search resumed after "
+        "Ctrl-C reuses what it holds (engine native)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache (engine native)."),
     threads: Optional[int] = THREADS_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
@@ -329,7 +333,7 @@ def run(
         raise TenasError(f"--preset {preset!r} applies to --strategy prune or evolution with --engine native "
                          f"and to --strategy prune with --engine optuna; got --strategy {strategy} --engine {engine}")
     _check_engine_options(engine, budget=budget, workers=workers, storage=storage, study_name=study_name,
-                          trials=trials, plot=plot)
+                          trials=trials, plot=plot, cache_dir=cache_dir, no_cache=no_cache or None)
     if trials is not None and trials < 1:
         raise TenasError(f"--trials must be a positive integer, got {trials}")
     n_trials = 50 if trials is None else trials
@@ -343,19 +347,29 @@ def run(
         return
 
     from tenas_automl.report import plot_search, run_report
+    from tenas_automl.scoring import CachedEvaluator, ScoreCache
     from tenas_automl.strategies import get_strategy
 
-    with _progress(f"{strategy} on {space}", quiet) as bar:
-        searcher = get_strategy(
-            strategy, indicators=names, budget=budget, seed=seed, device=str(dev), dataset=dataset,
-            data_dir=None if data_dir is None else str(data_dir), mode=mode, progress=bar,
-            workers=_workers(workers, dev), **({} if preset is None else {"preset": preset}),
-        )
-        result = searcher.search(sp)
+    cached = None if no_cache else CachedEvaluator(ScoreCache(cache_dir))
+    try:
+        with _progress(f"{strategy} on {space}", quiet) as bar:
+            searcher = get_strategy(
+                strategy, indicators=names, budget=budget, seed=seed, device=str(dev), dataset=dataset,
+                data_dir=None if data_dir is None else str(data_dir), mode=mode, progress=bar,
+                workers=_workers(workers, dev), evaluator=cached, **({} if preset is None else {"preset": preset}),
+            )
+            result = searcher.search(sp)
+    finally:
+        if cached is not None:
+            cached.cache.close()
     doc = run_report(result, sp, dev)
+    if cached is not None:
+        doc["cache"] = {"dir": str(cached.cache.directory), "reused": cached.hits, "computed": cached.computed}
     if result.interrupted:
+        again = (f"; {cached.computed} values were computed and cached: rerun the same command to resume "
+                 f"(cache {cached.cache.directory})") if cached else ""
         err.print(f"[yellow]interrupted[/yellow] after {result.evaluations} evaluations; "
-                  "reporting the best architecture so far")
+                  f"reporting the best architecture so far{again}")
     _print_run(doc)
     if output is not None:
         from tenas_automl._io import atomic_write_json
@@ -371,7 +385,7 @@ def run(
 
 #: The ``run`` options each engine reads (besides the common ones); the others are refused, not ignored.
 _ENGINE_OPTIONS = {
-    "native": ("budget", "workers", "plot"),
+    "native": ("budget", "workers", "plot", "cache_dir", "no_cache"),
     "optuna": ("storage", "study_name", "trials", "plot"),
     "nni": ("trials", "plot"),
 }
@@ -409,6 +423,9 @@ def _print_run(doc: dict[str, Any], title: str | None = None, first: Sequence[tu
     if "params_millions" in doc:
         table.add_row("params (M)", _fmt(doc["params_millions"]))
     table.add_row("evaluations", str(doc["evaluations"]))
+    if doc.get("cache", {}).get("reused"):
+        c = doc["cache"]
+        table.add_row("score cache", f"{c['reused']} values reused, {c['computed']} computed ({c['dir']})")
     table.add_row("seconds", f"{doc['search_seconds']:.1f}")
     table.add_row("device", doc["device"])
     out.print(table)
@@ -476,6 +493,31 @@ def _run_nni(space: str, strategy: str, dataset: str, names: tuple[str, ...] | N
         result.plot(plot)
         if not quiet:
             err.print(f"wrote {plot}")
+
+
+# -- cache --------------------------------------------------------------------
+@app.command("cache")
+def cache_cmd(
+    action: str = typer.Argument("info", help="info (what the score cache holds) | clear (empty it)."),
+    cache_dir: Optional[Path] = typer.Option(None, help="Score cache folder (default: ~/.cache/tenas-automl)."),
+) -> None:
+    """Show or empty the score cache that score, correlate and run share."""
+    from tenas_automl.scoring import CACHE_FILE, ScoreCache, default_cache_dir
+
+    check_choice("cache action", action, ("info", "clear"))
+    path = (cache_dir.expanduser() if cache_dir is not None else default_cache_dir()) / CACHE_FILE
+    if not path.is_file():
+        out.print(f"no score cache at {path}")
+        return
+    with ScoreCache(path.parent) as cache:
+        if action == "clear":
+            out.print(f"removed {cache.clear()} values from {path}")
+            return
+        table = Table("space", "indicator", "values", title=f"score cache {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        for space, indicator, count in cache.summary():
+            table.add_row(space, indicator, str(count))
+        table.add_row("all", "", str(len(cache)))
+        out.print(table)
 
 
 # -- nni-config ---------------------------------------------------------------

@@ -85,6 +85,8 @@ def test_help_and_list(tmp_path: Path) -> None:
         # Options another engine reads are refused, not silently ignored.
         (("run", "--engine", "optuna", "--budget", "10"), "--budget does not apply to --engine optuna"),
         (("run", "--engine", "optuna", "--workers", "2"), "--workers"),
+        (("run", "--engine", "optuna", "--no-cache"), "--no-cache does not apply to --engine optuna"),
+        (("cache", "wipe"), "wipe"),
         (("run", "--engine", "nni", "--storage", "sqlite:///x.db", "--study-name", "s"),
          "--storage, --study-name do not apply to --engine nni"),
         (("run", "--trials", "5"), "--trials does not apply to --engine native"),
@@ -100,6 +102,39 @@ def test_user_errors_are_one_line_and_exit_1(
     args: tuple[str, ...], needle: str,
 ) -> None:
     _assert_one_line_error(cli_in_process(*args, tmp_path=tmp_path, monkeypatch=monkeypatch, capsys=capsys), needle)
+
+
+def test_cache_info_and_clear(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(*args: str) -> str:
+        res = cli_in_process(*args, tmp_path=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    assert "no score cache at" in run("cache")
+    run("score", REF, "--indicators", "params,flops", "--quiet")
+
+    def rows(screen: str) -> list[list[str]]:
+        return [[c.strip() for c in ln.split("│")[1:4]] for ln in screen.splitlines() if ln.count("│") == 4]
+
+    assert rows(run("cache", "info")) == [["nb201", "flops", "1"], ["nb201", "params", "1"], ["all", "", "2"]]
+    assert "removed 2 values" in run("cache", "clear")
+    assert rows(run("cache")) == [["all", "", "0"]]
+
+
+@pytest.mark.parametrize("command", [("score", REF), ("run", "--strategy", "random", "--budget", "2")])
+def test_an_unusable_score_cache_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: tuple[str, ...]
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "scores.sqlite").write_text("not a database " * 100)
+    for folder in ("a-file", "broken"):
+        res = cli_in_process(*command, "--indicators", "params", "--cache-dir", folder, tmp_path=tmp_path,
+                             monkeypatch=monkeypatch, capsys=capsys)
+        _assert_one_line_error(res, f"cannot use the score cache '{folder}/scores.sqlite'")
+        assert "--no-cache" in res.stderr
 
 
 @pytest.mark.parametrize(
@@ -139,10 +174,19 @@ def test_run_writes_contract_json_and_plot(tmp_path: Path) -> None:
     assert doc["benchmark"]["cifar10"] == pytest.approx(space.benchmark_accuracy(arch, "cifar10"))
     assert plot.stat().st_size > 1000
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    again = tmp_path / "again.json"
+    assert doc["cache"]["reused"] == 0 and doc["cache"]["computed"] > 54
+    # Same seed, same architecture: computed again, then read back from the score cache.
+    again, cached = tmp_path / "again.json", tmp_path / "cached.json"
     cli("run", "--indicators", "lr", "--seed", "1", "--device", "cpu", "--output", str(again), "--quiet",
-        tmp_path=tmp_path)
-    assert json.loads(again.read_text())["arch"] == doc["arch"]  # same seed, same architecture
+        "--no-cache", tmp_path=tmp_path)
+    redone = json.loads(again.read_text())
+    assert redone["arch"] == doc["arch"] and redone["indicators"] == doc["indicators"] and "cache" not in redone
+    res = cli("run", "--indicators", "lr", "--seed", "1", "--device", "cpu", "--output", str(cached),
+              tmp_path=tmp_path)
+    reread = json.loads(cached.read_text())
+    assert reread["arch"] == doc["arch"] and reread["history"] == doc["history"]
+    assert reread["cache"] == {"dir": str(tmp_path / "cache"), "reused": doc["cache"]["computed"], "computed": 0}
+    assert f"{reread['cache']['reused']} values reused, 0 computed" in res.stdout
 
 
 def test_run_optuna_engine_writes_contract_json_and_resumes(tmp_path: Path) -> None:

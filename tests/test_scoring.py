@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sqlite3
 
 import numpy as np
 import pytest
 
+from tenas_automl.data import load_data
 from tenas_automl.errors import InvalidArchitectureError
 from tenas_automl.indicators import evaluate
-from tenas_automl.scoring import CACHE_FILE, ScoreResult, default_cache_dir, score, score_many
+from tenas_automl.scoring import (
+    CACHE_FILE,
+    CachedEvaluator,
+    ScoreCache,
+    ScoreResult,
+    default_cache_dir,
+    score,
+    score_many,
+)
 from tenas_automl.spaces import get_space
+from tenas_automl.strategies import get_strategy
 
 REFERENCE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 SMALL = {"ntk": {"batch_size": 8, "repeats": 1}, "lr": {"batch_size": 100, "repeats": 1}}
@@ -89,3 +100,61 @@ def test_cache_dir_default_and_env(monkeypatch, tmp_path, space) -> None:
 def test_bad_arch_raises(space) -> None:
     with pytest.raises(InvalidArchitectureError):
         score(space, "|nor_conv_3x3~0|+|", device="cpu")
+
+
+# -- CachedEvaluator: searches on the score cache ------------------------------------
+def test_cached_evaluator_resumes_an_interrupted_prune_with_the_same_result(space, tmp_path) -> None:
+    kw = {"overrides": {**SMALL, "lr": {"batch_size": 100, "batches": 1, "repeats": 1}}, "device": "cpu", "seed": 0}
+    plain = get_strategy("prune", **kw).search(space)
+
+    inner_calls: list[int] = []
+
+    def stop_at_round_2(*args, **kwargs):
+        # One inner call per indicator and round: round 1 is ntk then lr; Ctrl-C on round 2's ntk.
+        if len(inner_calls) == 2:
+            raise KeyboardInterrupt
+        inner_calls.append(len(args[1]))
+        return evaluate(*args, **kwargs)
+
+    with ScoreCache(tmp_path) as cache:
+        first = CachedEvaluator(cache, inner=stop_at_round_2)
+        assert get_strategy("prune", evaluator=first, **kw).search(space).interrupted
+        assert inner_calls == [25, 25] and (first.hits, first.computed) == (0, 50)  # supernet + 24 candidates
+        resumed = CachedEvaluator(cache)
+        result = get_strategy("prune", evaluator=resumed, **kw).search(space)
+    assert not result.interrupted
+    # Round 1 came from the first run's values, rounds 2-3 were computed again: the same search.
+    assert result.arch == plain.arch and result.indicators == plain.indicators
+    assert result.history == plain.history
+    assert resumed.hits == 50 and resumed.computed == 2 * (19 + 13 + 1)
+    # The architecture found shares its entries with ``score``.
+    again = score_many(space, [result.arch], seed=0, device="cpu", overrides=kw["overrides"], cache_dir=tmp_path)
+    assert again[0].cached == ("ntk", "lr") and again[0].values == result.indicators
+    with sqlite3.connect(tmp_path / CACHE_FILE) as db:
+        names = {row[0] for row in db.execute("SELECT arch FROM scores")}
+    assert space.format(result.arch) in names and any(n.startswith("mask:") for n in names)
+
+
+def test_cached_evaluator_keys_by_seed_settings_and_data(space, tmp_path) -> None:
+    masks = [space.arch_to_mask(space.parse(REFERENCE))]
+    with ScoreCache(tmp_path) as cache:
+        cached = CachedEvaluator(cache)
+        a = cached(space, masks, ["lr"], seed=1, device="cpu", overrides=SMALL)
+        assert (cached.hits, cached.computed) == (0, 1)
+        assert cached(space, masks, ["lr"], seed=1, device="cpu", overrides=SMALL)["lr"].tolist() == a["lr"].tolist()
+        assert (cached.hits, cached.computed) == (1, 1)
+        cached(space, masks, ["lr"], seed=2, device="cpu", overrides=SMALL)
+        cached(space, masks, ["lr"], seed=1, device="cpu", overrides={"lr": {"batch_size": 50, "repeats": 1}})
+        cached(space, masks, ["lr"], seed=1, device="cpu", overrides=SMALL, mode="clean")
+        assert (cached.hits, cached.computed) == (1, 4)
+        # Other images of the same name, source and size, or another normalisation: other entries.
+        data = load_data("cifar10")
+        shuffled = dataclasses.replace(data, train_images=data.train_images[::-1].copy())
+        renormed = dataclasses.replace(data, std=(1.0, 1.0, 1.0))
+        assert len({data.fingerprint, shuffled.fingerprint, renormed.fingerprint}) == 3
+        b = cached(space, masks, ["lr"], seed=1, device="cpu", overrides=SMALL, data=shuffled)
+        cached(space, masks, ["lr"], seed=1, device="cpu", overrides=SMALL, data=renormed)
+        assert (cached.hits, cached.computed) == (1, 6) and b["lr"][0] != a["lr"][0]
+        cached(space, masks, ["lr"], seed=1, device="cpu", overrides=SMALL, data=data)
+        assert (cached.hits, cached.computed) == (2, 6)
+    assert a["lr"][0] == evaluate(space, masks, ["lr"], seed=1, device="cpu", overrides=SMALL)["lr"][0]

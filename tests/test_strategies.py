@@ -328,7 +328,7 @@ def test_prune_nb201_real_evaluator(nb201: Space) -> None:
     assert all(len(ops) == 1 and ops[0] != "none" for ops in mask)
     assert result.evaluations == 54 and len(result.history) == 3
     assert np.isfinite(list(result.indicators.values())).all()
-    assert get_strategy("prune", **kw).search(nb201).arch == result.arch
+    # A second run with the same seed: tests/test_scoring.py (a resumed search).
 
 
 def test_prune_darts_real_evaluator_lr(darts: Space) -> None:
