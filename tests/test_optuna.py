@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -358,19 +359,28 @@ def test_two_processes_share_one_storage(nb201, tmp_path: Path) -> None:
     assert len(set(archs)) == 12
 
 
-def test_prune_strategy_proposes_pruning_result_then_neighbours(nb201) -> None:
+def test_prune_strategy_proposes_pruning_result_then_neighbours(nb201, tmp_path: Path) -> None:
+    from tenas_automl.scoring import ScoreCache
     from tenas_automl.strategies import get_strategy
 
     # "params" keeps the two pruning searches (ours and the sampler's) cheap.
     strategy = get_strategy("prune", indicators=["params"], seed=0, device="cpu", overrides=PARAMS_ONLY)
     expected = strategy.search(nb201)
-    sampler = TrainingFreeSampler(
-        nb201, "prune", ("params",), seed=0, device="cpu", overrides=PARAMS_ONLY, candidates_per_trial=4
-    )
+    kw: dict[str, Any] = {"seed": 0, "device": "cpu", "overrides": PARAMS_ONLY, "cache_dir": tmp_path}
+    sampler = TrainingFreeSampler(nb201, "prune", ("params",), candidates_per_trial=4, **kw)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(_accuracy_objective(nb201), n_trials=4)
     archs = _archs(study, nb201)
     assert archs[0] == expected.arch
+    # The pruning's masks went to the score cache: pruning again (a new study) computes nothing new.
+    with ScoreCache(tmp_path) as cache:
+        stored = len(cache)
+        assert stored > 54 and cache.summary() == [("nb201", "params", stored)]
+    again = TrainingFreeSampler(nb201, "prune", ("params",), candidates_per_trial=4, **kw)
+    optuna.create_study(direction="maximize", sampler=again).optimize(_accuracy_objective(nb201), n_trials=1)
+    assert again.prune_result is not None and again.prune_result.arch == expected.arch
+    with ScoreCache(tmp_path) as cache:
+        assert len(cache) == stored
     assert [t.user_attrs["tenas:origin"] for t in study.trials] == ["prune"] + ["neighbour"] * 3
     acc = [nb201.benchmark_accuracy(a, "cifar10") for a in archs]
     for i in range(1, 4):

@@ -439,13 +439,21 @@ class TrainingFreeSampler(BaseSampler):
         return self._prune_arch
 
     def _run_pruning(self) -> dict[str, Any]:
+        from tenas_automl.scoring import CachedEvaluator, ScoreCache
         from tenas_automl.strategies import get_strategy
 
         s = self.scorer
-        result = get_strategy(
-            "prune", indicators=list(s.indicators), seed=s.seed, device=s.device, dataset=s.dataset,
-            data_dir=s.data_dir, mode=s.mode, overrides=s.overrides or None, progress=self.progress,
-        ).search(self.space)  # fmt: skip
+        # On the score cache, a pruning interrupted with its study resumes where it stopped.
+        cache = ScoreCache(s.cache_dir) if s.use_cache else None
+        try:
+            result = get_strategy(
+                "prune", indicators=list(s.indicators), seed=s.seed, device=s.device, dataset=s.dataset,
+                data_dir=s.data_dir, mode=s.mode, overrides=s.overrides or None, progress=self.progress,
+                evaluator=None if cache is None else CachedEvaluator(cache),
+            ).search(self.space)  # fmt: skip
+        finally:
+            if cache is not None:
+                cache.close()
         if result.interrupted:
             # A partial pruning must not become the study's result.
             raise KeyboardInterrupt
