@@ -4,6 +4,7 @@ over a library function; user errors become one line on stderr and exit 1."""
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -366,10 +367,10 @@ def run(
     if cached is not None:
         doc["cache"] = {"dir": str(cached.cache.directory), "reused": cached.hits, "computed": cached.computed}
     if result.interrupted:
-        again = (f"; {cached.computed} values were computed and cached: rerun the same command to resume "
-                 f"(cache {cached.cache.directory})") if cached else ""
+        again = (f"; the {cached.computed} values computed are cached in {cached.cache.directory}: "
+                 "the same command resumes from them") if cached and cached.computed else ""
         err.print(f"[yellow]interrupted[/yellow] after {result.evaluations} evaluations; "
-                  f"reporting the best architecture so far{again}")
+                  f"reporting the best architecture so far{again}", soft_wrap=True)
     _print_run(doc)
     if output is not None:
         from tenas_automl._io import atomic_write_json
@@ -539,8 +540,24 @@ def nni_config(
     out.print(f"run it with: nnictl create --config {paths['config']}")
 
 
+def _stop_as_on_ctrl_c(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Console-script entry: run the app, turning user errors into one line and exit 1."""
+    """Console-script entry: run the app, turning user errors into one line and exit 1.
+
+    SIGTERM (a batch scheduler's time limit, ``kill``) stops a command as Ctrl-C
+    does: the work done so far is reported, written and cached.
+    """
+    previous = signal.signal(signal.SIGTERM, _stop_as_on_ctrl_c)
+    try:
+        _main()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main() -> None:
     try:
         app(standalone_mode=False)
     except TenasError as exc:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -37,10 +39,19 @@ def default_workers() -> int:
     return max(1, min(8, cores))
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     import torch
 
     torch.set_num_threads(1)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """End this worker once the process that started it is gone (killed, say):
+    an orphan would otherwise spend its core on a chunk nobody will read."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def _score_chunk(space: Space, masks: list[Mask], names: list[Any], kwargs: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -54,16 +65,26 @@ def _get_pool(workers: int) -> ProcessPoolExecutor:
     if _pool is None or _pool_size != workers:
         shutdown()
         _pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
         _pool_size = workers
     return _pool
 
 
-def shutdown(wait: bool = False) -> None:
-    """Stop the worker processes (a later parallel call starts new ones)."""
+def shutdown(wait: bool = False, terminate: bool = False) -> None:
+    """Stop the worker processes (a later parallel call starts new ones).
+
+    ``terminate`` ends them at once, mid-chunk: without it the interpreter's
+    exit waits for each worker to finish the chunk it is scoring (minutes for a
+    pruning round), when only the main process was interrupted.
+    """
     global _pool, _pool_size
     if _pool is not None:
+        if terminate:
+            # ``_processes`` is the executor's own table of its workers (CPython 3.8-3.13).
+            for proc in list((getattr(_pool, "_processes", None) or {}).values()):
+                proc.terminate()
         _pool.shutdown(wait=wait, cancel_futures=True)
     _pool, _pool_size = None, 0
 
@@ -85,8 +106,9 @@ def evaluate_parallel(
             futures.append(pool.submit(_score_chunk, space, [masks[i] for i in idx], list(names), kwargs))
         parts = [f.result() for f in futures]
     except KeyboardInterrupt:
-        # Ctrl-C reaches the workers too, and a broken pool cannot be reused.
-        shutdown()
+        # A broken pool cannot be reused; a Ctrl-C that reached only this process
+        # (kill -INT, SIGTERM from a scheduler) must not leave the workers running.
+        shutdown(terminate=True)
         raise
     except BaseException:
         # A worker's error (bad data, say): wait for the pool to stop, or the
