@@ -24,6 +24,8 @@ _LAZY = {
     "score": "tenas_automl.scoring",
     "score_many": "tenas_automl.scoring",
     "ScoreResult": "tenas_automl.scoring",
+    "ScoreCache": "tenas_automl.scoring",
+    "CachedEvaluator": "tenas_automl.scoring",
     "SearchResult": "tenas_automl.strategies",
     "evaluate": "tenas_automl.indicators",
     "list_indicators": "tenas_automl.indicators",

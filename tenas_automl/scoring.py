@@ -297,8 +297,7 @@ class CachedEvaluator:
     with :func:`score_many` and ``tenas-automl score``.
 
     Example:
-        >>> from tenas_automl import get_space, get_strategy
-        >>> from tenas_automl.scoring import CachedEvaluator, ScoreCache
+        >>> from tenas_automl import CachedEvaluator, ScoreCache, get_space, get_strategy
         >>> cached = CachedEvaluator(ScoreCache("/tmp/tenas-cache"))
         >>> found = get_strategy("random", indicators=["lr"], budget=5, evaluator=cached).search(get_space("nb201"))  # doctest: +SKIP
         >>> cached.hits, cached.computed  # doctest: +SKIP
