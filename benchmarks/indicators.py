@@ -6,7 +6,7 @@ writes a JSON report. Seconds per architecture leave out the first one, which
 also builds the indicator's networks and batches (reported separately). ``--reference`` also times the NTK computed as the
 official code does it (``.backward()`` per sample, reading ``.grad``) against
 this package's paths on the same networks, batches and masks, and checks that
-they agree.
+they agree; likewise NASWOT's kernel and TE-NAS's linear-region counter.
 
     python benchmarks/indicators.py results.json --n 50
     python benchmarks/indicators.py results.json --n 3 --reference --threads 1
@@ -32,8 +32,9 @@ import torch
 
 from tenas_automl._io import atomic_write_text
 from tenas_automl.indicators import get_indicator, list_indicators
-from tenas_automl.indicators._nn import batch_jacobian, jacobian, per_sample_jacobian, weight_parameters
+from tenas_automl.indicators._nn import batch_jacobian, jacobian, logits, per_sample_jacobian, weight_parameters
 from tenas_automl.indicators.linear_regions import activation_codes, count_distinct
+from tenas_automl.indicators.naswot import log_abs_det, naswot_kernel
 from tenas_automl.indicators.ntk import condition_number, ntk_matrix
 from tenas_automl.indicators.runner import make_context
 from tenas_automl.scoring import iter_scores
@@ -135,6 +136,7 @@ def time_reference(archs: list[str], seed: int, device: str) -> dict[str, Any]:
     per_arch = {k: v / len(archs) for k, v in timings.items()}
     cpu_per_arch = {k: v / len(archs) for k, v in cpu.items()}
     lr = time_lr_reference(archs, seed, device)
+    naswot = time_naswot_reference(archs, seed, device)
     report: dict[str, Any] = {
         "plan": list(s.plan(torch.device(device))),
         "ntk_seconds_per_arch": per_arch,
@@ -145,6 +147,7 @@ def time_reference(archs: list[str], seed: int, device: str) -> dict[str, Any]:
         report[f"speedup_{name}_vs_official"] = per_arch["official"] / per_arch[name]
     report["max_relative_kappa_difference"] = max_rel_diff
     report["lr_count"] = lr
+    report["naswot"] = naswot
     return report
 
 
@@ -156,8 +159,28 @@ def official_region_count(codes: torch.Tensor) -> float:
     return float((1.0 / (1 - torch.sign(hamming)).sum(1)).sum())
 
 
+def official_style_codes(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """As TE-NAS's ``Linear_Region_Collector``: hooks on ``nn.ReLU`` instances with a
+    4-D input keep ``sign(output)``, concatenated per sample."""
+    feats: list[torch.Tensor] = []
+
+    def hook(_mod: torch.nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        if inp[0].dim() == 4:
+            feats.append(out.detach())
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.ReLU)]
+    try:
+        with torch.no_grad():
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return torch.sign(torch.cat([f.reshape(len(x), -1) for f in feats], 1))
+
+
 def time_lr_reference(archs: list[str], seed: int, device: str) -> dict[str, Any]:
-    """Counting distinct codes: TE-NAS's N x N matrix vs packed ``torch.unique``."""
+    """Counting distinct codes: TE-NAS's N x N matrix vs packed ``torch.unique``;
+    and our codes against codes collected as TE-NAS's hooks collect them."""
     space = get_space("nb201")
     s = get_indicator("lr").settings
     ctx = make_context(space, seed=seed, device=device)
@@ -168,6 +191,8 @@ def time_lr_reference(archs: list[str], seed: int, device: str) -> dict[str, Any
     for arch in archs:
         net.set_mask(space.arch_to_mask(space.parse(arch)))
         codes = torch.cat([activation_codes(net, b)[0] for b in x.split(s.batch_size)])
+        theirs = torch.cat([official_style_codes(net, b) for b in x.split(s.batch_size)])
+        agree &= torch.equal(codes, theirs.bool())
         t = time.perf_counter()
         ref = official_region_count(codes)
         official += time.perf_counter() - t
@@ -179,7 +204,69 @@ def time_lr_reference(archs: list[str], seed: int, device: str) -> dict[str, Any
         "official_matrix_seconds_per_arch": official / len(archs),
         "unique_seconds_per_arch": ours / len(archs),
         "speedup": official / ours,
-        "counts_agree": bool(agree),
+        "codes_and_counts_agree": bool(agree),
+    }
+
+
+def official_style_naswot(net: torch.nn.Module, x: torch.Tensor) -> float:
+    """As NASWOT's ``score_networks.py``: a forward and backward pass arm the ReLU
+    hooks, a second forward adds ``c c^T`` and ``(1 - c)(1 - c)^T`` of every
+    ReLU's input codes to a numpy K (two float32 matmuls per ReLU), then
+    ``slogdet``. The official code arms a ReLU in the backward pass; here the
+    first forward arms it, so ReLUs on branches our masked supernet skips
+    (theirs multiplies them by zero) count as ours do. The cost is the same.
+    """
+    n = len(x)
+    kernel = np.zeros((n, n))
+    armed: set[int] = set()
+
+    def hook(mod: torch.nn.Module, inp: tuple[torch.Tensor, ...], _out: torch.Tensor) -> None:
+        nonlocal kernel
+        if id(mod) not in armed:
+            armed.add(id(mod))
+            return
+        c = (inp[0].reshape(n, -1) > 0).float()
+        kernel = kernel + (c @ c.t()).cpu().numpy() + ((1.0 - c) @ (1.0 - c).t()).cpu().numpy()
+
+    # As score_networks.py selects them: the type's name contains "ReLU" (ReLU-conv-BN ops too).
+    handles = [m.register_forward_hook(hook) for m in net.modules() if "ReLU" in str(type(m))]
+    try:
+        x1 = x.clone().requires_grad_(True)
+        y = logits(net, x1)
+        y.backward(torch.ones_like(y))
+        logits(net, x.clone())
+    finally:
+        for h in handles:
+            h.remove()
+        net.zero_grad(set_to_none=True)
+    return float(np.linalg.slogdet(kernel)[1])
+
+
+def time_naswot_reference(archs: list[str], seed: int, device: str) -> dict[str, Any]:
+    """NASWOT's way (forward + backward + forward, two matmuls per ReLU) vs one
+    no-grad forward with one Gram matrix per ReLU; same network, batch and masks."""
+    space = get_space("nb201")
+    ctx = make_context(space, seed=seed, device=device)
+    s = get_indicator("naswot").effective_settings(space, ctx.data)
+    net = ctx.network(s, 0)
+    x = ctx.images(s.batch_size, index=0, augment=s.augment, input_size=s.input_size)[0]
+    official = ours = max_diff = 0.0
+    for arch in archs:
+        net.set_mask(space.arch_to_mask(space.parse(arch)))
+        t = time.process_time()
+        ref = official_style_naswot(net, x)
+        official += time.process_time() - t
+        t = time.process_time()
+        kernel, _ = naswot_kernel(net, x)
+        value = log_abs_det(kernel)
+        ours += time.process_time() - t
+        if np.isfinite(ref) and np.isfinite(value):
+            max_diff = max(max_diff, abs(ref - value))
+    return {
+        "official_cpu_seconds_per_arch": official / len(archs),
+        "ours_cpu_seconds_per_arch": ours / len(archs),
+        "cpu_speedup": official / ours,
+        "max_abs_logdet_difference": max_diff,
     }
 
 

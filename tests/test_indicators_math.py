@@ -193,6 +193,36 @@ def test_naswot_kernel_sums_over_relus_and_reads_inputs() -> None:
     assert float(kernel.diagonal().min()) == 9.0  # every sample agrees with itself on 5 + 4 units
 
 
+class ReLUConvBN(nn.Module):
+    """Named like NB201's op, so that NASWOT's name rule selects it; ReLU -> conv -> BN."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.op = nn.Sequential(nn.ReLU(), nn.Conv2d(1, 1, 1, bias=False), nn.BatchNorm2d(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x)
+
+
+def test_which_modules_count_as_relus_in_each_paper() -> None:
+    # Input -> ReLUConvBN (its ReLU reads x) -> ReLU (reads the op's BN output) -> flatten.
+    torch.manual_seed(0)
+    op = ReLUConvBN()
+    with torch.no_grad():
+        op.op[1].weight.fill_(-1.0)  # so the BN output's signs differ from the input's
+    model = nn.Sequential(op, nn.ReLU(), nn.Flatten())
+    x = torch.randn(12, 1, 2, 2)
+    h = op(x).detach()
+    # TE-NAS's counter: nn.ReLU modules only, i.e. the inner ReLU (x) and the outer one (h).
+    codes, _ = activation_codes(model, x)
+    assert torch.equal(codes, torch.cat([(x > 0).reshape(12, -1), (h > 0).reshape(12, -1)], 1))
+    # NASWOT's hooks: every module whose type names ReLU, read at its input, so the
+    # op contributes x's codes twice (as itself and as its inner ReLU), never the BN output's.
+    kernel, _ = naswot_kernel(model, x)
+    expected = 2 * agreement_kernel((x > 0).reshape(12, -1)) + agreement_kernel((h > 0).reshape(12, -1))
+    torch.testing.assert_close(kernel, expected)
+
+
 # -- baselines -------------------------------------------------------------------
 def test_synflow_of_linear_chain_is_depth_times_path_sum() -> None:
     # R = 1^T |W3||W2||W1| 1 and each layer contributes sum |w * dR/dw| = R.

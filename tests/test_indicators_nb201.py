@@ -108,9 +108,11 @@ def test_gen_without_cell_weights(space) -> None:
 
 
 def test_clean_mode_ignores_dead_branches(space) -> None:
-    # Node 1 only feeds `none` edges: its 3x3 conv runs but never reaches the output.
-    dead = "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
-    same = "|none~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    # Node 2 only feeds a `none` edge: the 3x3 conv on edge 2<-1 runs but never
+    # reaches the output. Its ReLU reads node 1, which no live ReLU reads (node 1
+    # reaches the output through a skip), so in paper mode its codes are new bits.
+    dead = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|skip_connect~1|none~2|"
+    same = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|skip_connect~1|none~2|"
     ms = masks(space, dead, same)
     clean = evaluate(space, ms, ["lr", "naswot"], device="cpu", mode="clean", overrides=SMALL)
     paper = evaluate(space, ms, ["lr", "naswot"], device="cpu", mode="paper", overrides=SMALL)

@@ -13,7 +13,15 @@ from torch import nn
 from tenas_automl.errors import check_choice
 from tenas_automl.indicators._backward import fast_backward
 
-ReluCallback = Callable[[nn.Module, torch.Tensor], None]
+#: ``callback(module, input, output)`` of a ReLU hook; the code is ``input > 0``.
+ReluCallback = Callable[[nn.Module, torch.Tensor, torch.Tensor], None]
+
+#: Which modules are "ReLUs". ``"instance"``: ``nn.ReLU`` modules, as TE-NAS's
+#: linear-region counter finds them. ``"name"``: every module whose type
+#: contains "ReLU", as NASWOT's hooks find them; that also catches containers
+#: such as ``ReLUConvBN``, whose *input* codes (its inner ReLU's) then count
+#: twice in NASWOT's kernel.
+RELU_RULES = ("instance", "name")
 
 
 def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -162,21 +170,26 @@ def is_constant(out: torch.Tensor) -> bool:
     return bool((out - out[:1]).abs().max() <= 1e-6 * (1.0 + out.abs().max()))
 
 
-def relu_modules(model: nn.Module) -> list[nn.Module]:
-    """Every ReLU-like module (class name contains "ReLU"), as NASWOT's hooks find them."""
-    return [m for m in model.modules() if "ReLU" in type(m).__name__]
+def relu_modules(model: nn.Module, rule: str = "instance") -> list[nn.Module]:
+    """The modules that count as ReLUs under ``rule`` (see :data:`RELU_RULES`)."""
+    check_choice("ReLU rule", rule, RELU_RULES)
+    if rule == "instance":
+        return [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    return [m for m in model.modules() if "ReLU" in str(type(m))]
 
 
 @contextmanager
-def relu_hooks(model: nn.Module, callback: ReluCallback) -> Iterator[None]:
-    """Call ``callback(module, output)`` after every ReLU module runs.
+def relu_hooks(model: nn.Module, callback: ReluCallback, rule: str = "instance") -> Iterator[None]:
+    """Call ``callback(module, input, output)`` after every ReLU module (under ``rule``) runs.
 
-    The output's sign equals the input's (``relu(x) > 0`` iff ``x > 0``), so
-    reading the output also serves hooks that the papers define on the input,
-    and stays right for in-place ReLUs.
+    Codes are read from the input, as both papers define them: for a ReLU,
+    ``relu(x) > 0`` iff ``x > 0``, so this is also right after an in-place
+    ReLU has overwritten its input; for a container such as ``ReLUConvBN`` the
+    output is no ReLU's at all.
     """
     handles = [
-        m.register_forward_hook(lambda mod, _inp, out: callback(mod, out)) for m in relu_modules(model)
+        m.register_forward_hook(lambda mod, inp, out: callback(mod, inp[0], out))
+        for m in relu_modules(model, rule)
     ]
     try:
         yield
@@ -185,8 +198,8 @@ def relu_hooks(model: nn.Module, callback: ReluCallback) -> Iterator[None]:
             h.remove()
 
 
-def live_relus(model: nn.Module, x: torch.Tensor, seed: int = 0) -> set[int]:
-    """``id`` of the ReLU modules whose output reaches the network output.
+def live_relus(model: nn.Module, x: torch.Tensor, seed: int = 0, rule: str = "instance") -> set[int]:
+    """``id`` of the ReLU modules (under ``rule``) whose output reaches the network output.
 
     A ReLU on a dead branch (for instance an op whose node only feeds ``none``
     edges) runs but its output is multiplied by zero: its gradient under a
@@ -194,12 +207,12 @@ def live_relus(model: nn.Module, x: torch.Tensor, seed: int = 0) -> set[int]:
     """
     outputs: list[tuple[nn.Module, torch.Tensor]] = []
 
-    def keep(mod: nn.Module, out: torch.Tensor) -> None:
+    def keep(mod: nn.Module, _inp: torch.Tensor, out: torch.Tensor) -> None:
         outputs.append((mod, out))
 
     # The input requires grad so that a ReLU reading it directly is in the graph.
     x = x.detach().requires_grad_(True)
-    with torch.enable_grad(), relu_hooks(model, keep):
+    with torch.enable_grad(), relu_hooks(model, keep, rule):
         out = logits(model, x)
     outputs = [(m, o) for m, o in outputs if o.requires_grad]
     if not outputs or not out.requires_grad:

@@ -1,9 +1,12 @@
 """``lr``: number of linear regions (TE-NAS; TEG-NAS's "E"); higher is better.
 
-Every ReLU with a 4-D input records, per sample, the sign pattern of its
-output; a sample's code is the concatenation over ReLUs, and the score is the
-number of distinct codes among the inputs (distinct activation patterns =
-linear regions the inputs fall in).
+Every ``nn.ReLU`` module with a 4-D input records, per sample, the sign
+pattern of its output; a sample's code is the concatenation over ReLUs, and
+the score is the number of distinct codes among the inputs (distinct
+activation patterns = linear regions the inputs fall in). As in TE-NAS's
+counter, only ``nn.ReLU`` instances count, not the ReLU-conv-BN ops that
+hold them (version 2; version 1 also took the signs of those ops' BatchNorm
+outputs, which split regions the network does not split).
 
 Paper settings: the thin supernet (1 channel, 1 input channel, no stem, one
 stage of one cell, then BN, ReLU, pooling, linear) in train mode; inputs are
@@ -33,17 +36,18 @@ from tenas_automl.spaces.base import Mask, Space, Supernet
 
 
 def activation_codes(model: nn.Module, x: torch.Tensor, live: set[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Binary codes ``(B, bits)`` (bool): output > 0 of every ReLU with a 4-D input.
+    """Binary codes ``(B, bits)`` (bool): output > 0 of every ``nn.ReLU`` with a 4-D input.
 
     ``live`` restricts the ReLUs to those ids. Returns the codes and the logits.
     """
     parts: list[torch.Tensor] = []
 
-    def record(mod: nn.Module, out: torch.Tensor) -> None:
-        if out.dim() == 4 and (live is None or id(mod) in live):
-            parts.append((out > 0).reshape(out.shape[0], -1))
+    def record(mod: nn.Module, inp: torch.Tensor, _out: torch.Tensor) -> None:
+        if inp.dim() == 4 and (live is None or id(mod) in live):
+            parts.append((inp > 0).reshape(inp.shape[0], -1))
 
-    with torch.no_grad(), relu_hooks(model, record):
+    # nn.ReLU modules only, as TE-NAS's counter: not the ReLU-conv-BN ops around them.
+    with torch.no_grad(), relu_hooks(model, record, "instance"):
         out = logits(model, x)
     codes = torch.cat(parts, 1) if parts else torch.zeros(x.shape[0], 0, dtype=torch.bool, device=x.device)
     return codes, out
@@ -88,6 +92,7 @@ class LinearRegions(Indicator):
     """Number of linear regions (distinct ReLU patterns) on image crops (TE-NAS); higher is better."""
 
     name = "lr"
+    version = 2
     higher_is_better = True
     cost = "low"
     settings_class = LinearRegionsSettings

@@ -3,7 +3,10 @@
 For every ReLU, a sample's binary code is ``c = 1[x > 0]`` over the ReLU's
 input units; K = sum over ReLUs of ``c c^T + (1 - c)(1 - c)^T``, i.e.
 ``K_ij`` is the number of units on which samples i and j agree. The score is
-``log|det K|``.
+``log|det K|``. "ReLUs" are what the official hooks select: every module
+whose type contains "ReLU", so each ReLU-conv-BN op adds its input codes
+once more beside its inner ``nn.ReLU`` (version 2; version 1 read the op's
+BatchNorm output there instead).
 
 Paper settings: the full NB201 network (16 channels, 5 cells per stage, one
 output class, PyTorch default init, train mode), 128 training images without
@@ -57,12 +60,14 @@ def naswot_kernel(model: nn.Module, x: torch.Tensor, live: set[int] | None = Non
     n = x.shape[0]
     kernel = torch.zeros(n, n, dtype=torch.float64, device=x.device)
 
-    def add(mod: nn.Module, out: torch.Tensor) -> None:
+    def add(mod: nn.Module, inp: torch.Tensor, _out: torch.Tensor) -> None:
         nonlocal kernel
         if live is None or id(mod) in live:
-            kernel = kernel + agreement_kernel((out > 0).reshape(n, -1))
+            kernel = kernel + agreement_kernel((inp > 0).reshape(n, -1))
 
-    with torch.no_grad(), relu_hooks(model, add):
+    # Every module whose type names "ReLU", as NASWOT's hooks: a ReLU-conv-BN op
+    # adds its ReLU's input codes a second time.
+    with torch.no_grad(), relu_hooks(model, add, "name"):
         out = logits(model, x)
     return kernel, out
 
@@ -83,6 +88,7 @@ class Naswot(Indicator):
     """Log-determinant of the ReLU activation-overlap kernel (NASWOT); higher is better."""
 
     name = "naswot"
+    version = 2
     higher_is_better = True
     cost = "low"
     settings_class = NaswotSettings
@@ -95,7 +101,7 @@ class Naswot(Indicator):
         clean = self.resolved_mode(ctx) == "clean"
 
         def score(net: Supernet, x: torch.Tensor) -> float:
-            live = live_relus(net, x, seed=derive_seed(ctx.seed, "live")) if clean else None
+            live = live_relus(net, x, seed=derive_seed(ctx.seed, "live"), rule="name") if clean else None
             kernel, out = naswot_kernel(net, x, live)
             return math.nan if is_constant(out) else log_abs_det(kernel)  # -inf for a singular K
 
