@@ -153,6 +153,14 @@ def _data_key(data: ImageData) -> str:
     return f"{data.name}|{data.fingerprint}"
 
 
+def _entry(space: Space, arch: str, ind: Indicator, mode: str, seed: int, data_key: str) -> tuple[str, dict[str, Any]]:
+    """The cache key of one value and the columns stored beside it."""
+    setting = ind.key(ind.settings.mode or mode)
+    fields = {"space": space.name, "arch": arch, "indicator": ind.name, "setting": setting, "seed": seed,
+              "data": data_key}  # fmt: skip
+    return ScoreCache.key(space.name, arch, setting, seed, data_key), fields
+
+
 def iter_scores(
     space: Space,
     archs: Iterable[Hashable | str],
@@ -187,8 +195,7 @@ def iter_scores(
         seconds: dict[str, float] = {}
         cached: list[str] = []
         for ind in inds:
-            ind_key = ind.key(ind.settings.mode or mode)
-            key = ScoreCache.key(space.name, text, ind_key, seed, data_key)
+            key, fields = _entry(space, text, ind, mode, seed, data_key)
             hit = cache.get(key) if cache is not None else None
             if hit is not None:
                 values[ind.name], seconds[ind.name] = hit
@@ -199,8 +206,6 @@ def iter_scores(
             elapsed = time.perf_counter() - start
             values[ind.name], seconds[ind.name] = value, elapsed
             if cache is not None:
-                fields = {"space": space.name, "arch": text, "indicator": ind.name, "setting": ind_key,
-                          "seed": seed, "data": data_key}  # fmt: skip
                 cache.put(key, fields, value, elapsed)
         done += 1
         if progress is not None:
@@ -332,17 +337,16 @@ class CachedEvaluator:
         texts = [_mask_text(space, m) for m in masks]
         out: dict[str, np.ndarray] = {}
         for ind in inds:
-            ind_key = ind.key(ind.settings.mode or mode)
-            keys = [ScoreCache.key(space.name, t, ind_key, seed, data_key) for t in texts]
+            entries = [_entry(space, t, ind, mode, seed, data_key) for t in texts]
             values = np.full(len(masks), np.nan)
             todo: list[int] = []
-            for i, key in enumerate(keys):
+            for i, (key, _) in enumerate(entries):
                 hit = self.cache.get(key)
                 if hit is None:
                     todo.append(i)
                 else:
                     values[i] = hit[0]
-            self.hits += len(keys) - len(todo)
+            self.hits += len(entries) - len(todo)
             if todo:
                 start = time.perf_counter()
                 new = self.inner(space, [masks[i] for i in todo], [ind], seed=seed, data=data, dataset=dataset,
@@ -350,9 +354,7 @@ class CachedEvaluator:
                 share = (time.perf_counter() - start) / len(todo)
                 for i, value in zip(todo, np.asarray(new, dtype=float).reshape(-1)):
                     values[i] = value
-                    fields = {"space": space.name, "arch": texts[i], "indicator": ind.name, "setting": ind_key,
-                              "seed": seed, "data": data_key}  # fmt: skip
-                    self.cache.put(keys[i], fields, float(value), share)
+                    self.cache.put(*entries[i], float(value), share)
                 self.computed += len(todo)
             out[ind.name] = values
         return out
