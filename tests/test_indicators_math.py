@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -13,9 +14,11 @@ from tenas_automl.indicators._nn import batch_jacobian, jacobian, per_sample_jac
 from tenas_automl.indicators.baselines import count_size, jacov_from_jacobian, synflow_score
 from tenas_automl.indicators.gen import centred_one_hot, kernel_regression_error
 from tenas_automl.indicators.linear_regions import activation_codes, count_distinct, pack_codes
-from tenas_automl.indicators.naswot import agreement_kernel, log_abs_det, naswot_kernel
+from tenas_automl.indicators import evaluate
+from tenas_automl.indicators.naswot import NaswotSettings, agreement_kernel, log_abs_det, naswot_kernel
 from tenas_automl.errors import TenasError
 from tenas_automl.indicators.ntk import PAPER_NAN_VALUE, NTKSettings, condition_number, ntk_matrix
+from tenas_automl.spaces import get_space
 
 
 # -- NTK -----------------------------------------------------------------------
@@ -222,6 +225,46 @@ def test_which_modules_count_as_relus_in_each_paper() -> None:
     expected = 2 * agreement_kernel((x > 0).reshape(12, -1)) + agreement_kernel((h > 0).reshape(12, -1))
     torch.testing.assert_close(kernel, expected)
 
+
+
+def test_naswot_kernel_reuses_a_tensors_kernel_only_while_it_is_unchanged() -> None:
+    # Two ReLUs read the same tensor object; between them it is shifted in place,
+    # so the second reader must see the new signs, not the first reader's kernel.
+    class ReadShiftRead(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.first, self.second = nn.ReLU(), nn.ReLU()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = x.clone()
+            self.first(h)
+            h.add_(0.7)
+            return self.second(h).flatten(1)
+
+    torch.manual_seed(0)
+    x = torch.randn(10, 1, 3, 3)
+    kernel, _ = naswot_kernel(ReadShiftRead(), x)
+    codes = (x > 0).reshape(10, -1)
+    shifted = (x + 0.7 > 0).reshape(10, -1)
+    assert not torch.equal(agreement_kernel(shifted), agreement_kernel(codes))
+    torch.testing.assert_close(kernel, agreement_kernel(codes) + agreement_kernel(shifted))
+
+
+def test_naswot_layouts_agree_up_to_float_noise_and_auto_is_channels_last_on_cpu() -> None:
+    assert NaswotSettings().resolved_layout(torch.device("cpu")) == "channels_last"
+    assert NaswotSettings().resolved_layout(torch.device("cuda")) == "contiguous"
+    assert NaswotSettings(layout="contiguous").resolved_layout(torch.device("cpu")) == "contiguous"
+    space = get_space("nb201")
+    archs = ["|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|",
+             "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|none~0|nor_conv_3x3~1|nor_conv_1x1~2|"]
+    masks = [space.arch_to_mask(space.parse(a)) for a in archs]
+    small = {"width": 8, "cells": 1, "batch_size": 32}
+    out = {
+        layout: evaluate(space, masks, ["naswot"], device="cpu", overrides={"naswot": {**small, "layout": layout}})["naswot"]
+        for layout in ("contiguous", "channels_last", "auto")
+    }
+    np.testing.assert_allclose(out["channels_last"], out["contiguous"], rtol=1e-5)
+    np.testing.assert_array_equal(out["auto"], out["channels_last"])
 
 # -- baselines -------------------------------------------------------------------
 def test_synflow_of_linear_chain_is_depth_times_path_sum() -> None:

@@ -10,7 +10,11 @@ BatchNorm output there instead).
 
 Paper settings: the full NB201 network (16 channels, 5 cells per stage, one
 output class, PyTorch default init, train mode), 128 training images without
-augmentation, one forward pass. ``clean`` mode leaves out ReLUs on branches
+augmentation, one forward pass. On CPU the batch is fed in channels-last
+layout (``layout="auto"``): oneDNN's convolutions then run about twice as
+fast, and K moves at float-noise level (a unit whose input is within float
+rounding of 0 can flip; log|det K| changed by about 1e-4 on 8 cells).
+``layout="contiguous"`` gives version 2's values exactly. ``clean`` mode leaves out ReLUs on branches
 that do not reach the output. A mask without a path from input to output
 scores NaN (the official code gives -inf or an ordinary-looking value).
 """
@@ -55,15 +59,39 @@ def log_abs_det(kernel: torch.Tensor) -> float:
     return float(logabs)
 
 
+def _flat(codes: torch.Tensor) -> torch.Tensor:
+    """``codes`` as one row per sample, without a copy where the layout allows.
+
+    K does not depend on the order of the units, so a channels-last batch is
+    read in its own (N, H, W, C) order.
+    """
+    if codes.dim() == 4 and not codes.is_contiguous() and codes.is_contiguous(memory_format=torch.channels_last):
+        codes = codes.permute(0, 2, 3, 1)
+    return codes.reshape(codes.shape[0], -1)
+
+
 def naswot_kernel(model: nn.Module, x: torch.Tensor, live: set[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """K accumulated over every ReLU (or the ``live`` ones) in one no-grad forward; and the output."""
+    """K accumulated over every ReLU (or the ``live`` ones) in one no-grad forward; and the output.
+
+    Several hooked modules read the same tensor (an op and its inner ReLU; the
+    ops on the edges leaving a node), so each tensor's kernel is computed once
+    and added once per reader: the same sums in the same order, 2-3x fewer
+    Gram matrices. A tensor is the same one only while its in-place version
+    counter has not moved.
+    """
     n = x.shape[0]
     kernel = torch.zeros(n, n, dtype=torch.float64, device=x.device)
+    seen: list[tuple[torch.Tensor, int, torch.Tensor]] = []  # (input, its version, its kernel)
 
     def add(mod: nn.Module, inp: torch.Tensor, _out: torch.Tensor) -> None:
         nonlocal kernel
-        if live is None or id(mod) in live:
-            kernel = kernel + agreement_kernel((inp > 0).reshape(n, -1))
+        if live is not None and id(mod) not in live:
+            return
+        k = next((kk for t, v, kk in seen if t is inp and v == inp._version), None)
+        if k is None:
+            k = agreement_kernel(_flat(inp > 0))
+            seen.append((inp, inp._version, k))
+        kernel = kernel + k
 
     # Every module whose type names "ReLU", as NASWOT's hooks: a ReLU-conv-BN op
     # adds its ReLU's input codes a second time.
@@ -82,13 +110,22 @@ class NaswotSettings(NetSettings):
     batch_size: int = 128
     repeats: int = 1
     augment: bool = False
+    #: Memory format of the batch: ``channels_last`` or ``contiguous``;
+    #: ``auto`` is channels-last on CPU (2x faster there), contiguous on CUDA.
+    layout: str = "auto"
+
+    def resolved_layout(self, device: torch.device) -> str:
+        if self.layout != "auto":
+            return self.layout
+        return "channels_last" if device.type == "cpu" else "contiguous"
 
 
 class Naswot(Indicator):
     """Log-determinant of the ReLU activation-overlap kernel (NASWOT); higher is better."""
 
     name = "naswot"
-    version = 2
+    #: 2: codes of ReLU inputs as the official hooks; 3: channels-last batches on CPU.
+    version = 3
     higher_is_better = True
     cost = "low"
     settings_class = NaswotSettings
@@ -99,6 +136,11 @@ class Naswot(Indicator):
         s = self.effective_settings(space, ctx.data)
         assert isinstance(s, NaswotSettings)
         clean = self.resolved_mode(ctx) == "clean"
+        channels_last = s.resolved_layout(ctx.device) == "channels_last"
+
+        def batch(di: int) -> torch.Tensor:
+            x = ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size)[0]
+            return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
 
         def score(net: Supernet, x: torch.Tensor) -> float:
             live = live_relus(net, x, seed=derive_seed(ctx.seed, "live"), rule="name") if clean else None
@@ -107,6 +149,6 @@ class Naswot(Indicator):
 
         return mean_over_repeats(
             s, masks, ctx,
-            lambda di: ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size)[0],
+            batch,
             score,
         )  # fmt: skip
