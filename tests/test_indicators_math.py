@@ -10,12 +10,14 @@ import pytest
 import torch
 from torch import nn
 
-from tenas_automl.indicators._nn import batch_jacobian, jacobian, per_sample_jacobian, weight_parameters
+from tenas_automl.indicators._nn import (
+    batch_jacobian, jacobian, per_sample_jacobian, resolve_layout, weight_parameters,
+)
 from tenas_automl.indicators.baselines import count_size, jacov_from_jacobian, synflow_score
 from tenas_automl.indicators.gen import centred_one_hot, kernel_regression_error
 from tenas_automl.indicators.linear_regions import activation_codes, count_distinct, pack_codes
 from tenas_automl.indicators import evaluate
-from tenas_automl.indicators.naswot import NaswotSettings, agreement_kernel, log_abs_det, naswot_kernel
+from tenas_automl.indicators.naswot import agreement_kernel, log_abs_det, naswot_kernel
 from tenas_automl.errors import TenasError
 from tenas_automl.indicators.ntk import PAPER_NAN_VALUE, NTKSettings, condition_number, ntk_matrix
 from tenas_automl.spaces import get_space
@@ -250,31 +252,28 @@ def test_naswot_kernel_reuses_a_tensors_kernel_only_while_it_is_unchanged() -> N
     torch.testing.assert_close(kernel, agreement_kernel(codes) + agreement_kernel(shifted))
 
 
-def test_naswot_layouts_agree_up_to_float_noise_and_auto_is_channels_last_on_cpu() -> None:
-    assert NaswotSettings().resolved_layout(torch.device("cpu")) == "channels_last"
-    assert NaswotSettings().resolved_layout(torch.device("cuda")) == "contiguous"
-    assert NaswotSettings(layout="contiguous").resolved_layout(torch.device("cpu")) == "contiguous"
+def test_batch_layouts_agree_up_to_float_noise_and_auto_is_channels_last_on_cpu() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert (resolve_layout("auto", cpu), resolve_layout("auto", cuda)) == ("channels_last", "contiguous")
+    assert resolve_layout("contiguous", cpu) == "contiguous"
+    with pytest.raises(TenasError, match="'rows'"):
+        resolve_layout("rows", cpu)
     space = get_space("nb201")
     archs = ["|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|",
              "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|none~0|nor_conv_3x3~1|nor_conv_1x1~2|"]
     masks = [space.arch_to_mask(space.parse(a)) for a in archs]
+    names = ["naswot", "snip", "grad_norm", "jacov"]
     small = {"width": 8, "cells": 1, "batch_size": 32}
     out = {
-        layout: evaluate(space, masks, ["naswot"], device="cpu", overrides={"naswot": {**small, "layout": layout}})["naswot"]
+        layout: evaluate(space, masks, names, device="cpu", overrides={n: {**small, "layout": layout} for n in names})
         for layout in ("contiguous", "channels_last", "auto")
     }
-    np.testing.assert_allclose(out["channels_last"], out["contiguous"], rtol=1e-5)
-    np.testing.assert_array_equal(out["auto"], out["channels_last"])
-
-# -- baselines -------------------------------------------------------------------
-def test_synflow_of_linear_chain_is_depth_times_path_sum() -> None:
-    # R = 1^T |W3||W2||W1| 1 and each layer contributes sum |w * dR/dw| = R.
-    torch.manual_seed(0)
-    chain = nn.Sequential(nn.Linear(4, 6, bias=False), nn.Linear(6, 5, bias=False), nn.Linear(5, 2, bias=False))
-    w = [m.weight.detach().double().abs() for m in chain]
-    r = float(torch.ones(2, dtype=torch.float64) @ w[2] @ w[1] @ w[0] @ torch.ones(4, dtype=torch.float64))
-    assert synflow_score(chain, (4,)) == pytest.approx(3 * r, rel=1e-12)
-    assert chain[0].weight.min() < 0  # the original keeps its signs
+    # Float32 rounding only (in float64 snip agrees to 1e-15 between layouts); the
+    # loss-gradient proxies amplify it through train-mode BatchNorm, as CUDA does.
+    rtol = {"naswot": 1e-5, "snip": 2e-3, "grad_norm": 2e-3, "jacov": 1e-4}
+    for n in names:
+        np.testing.assert_allclose(out["channels_last"][n], out["contiguous"][n], rtol=rtol[n], err_msg=n)
+        np.testing.assert_array_equal(out["auto"][n], out["channels_last"][n])
 
 
 def test_count_size_counts_running_modules_only() -> None:

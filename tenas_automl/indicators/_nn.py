@@ -153,13 +153,27 @@ def jacobian(
         ("backward", backward, BACKWARDS),
     ):
         check_choice(f"resolved {kind}", value, [a for a in allowed if a != "auto"])
-    if layout == "channels_last" and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
+    x = to_layout(x, layout)
     with _native_convs() if conv == "native" else nullcontext():
         if method == "batched":
             return batch_jacobian(model, x, params)
         with fast_backward(model) if backward == "fast" else nullcontext():
             return per_sample_jacobian(model, x, params, with_logits=True)
+
+
+def resolve_layout(layout: str, device: torch.device) -> str:
+    """A batch layout with ``auto`` resolved: ``channels_last`` on CPU, where
+    oneDNN's convolutions, pooling and BatchNorm run about 2x faster on NB201's
+    16-channel network (values move at float-noise level); ``contiguous`` elsewhere."""
+    check_choice("layout", layout, LAYOUTS)
+    if layout != "auto":
+        return layout
+    return "channels_last" if device.type == "cpu" else "contiguous"
+
+
+def to_layout(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """``x`` in a resolved ``layout`` (only 4-D batches have a channels-last form)."""
+    return x.contiguous(memory_format=torch.channels_last) if layout == "channels_last" and x.dim() == 4 else x
 
 
 def is_constant(out: torch.Tensor) -> bool:

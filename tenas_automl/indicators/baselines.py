@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tenas_automl.indicators._nn import is_constant, logits
+from tenas_automl.indicators._nn import is_constant, logits, resolve_layout, to_layout
 from tenas_automl.indicators._repeats import mean_over_repeats
 from tenas_automl.indicators.base import Context, Indicator, NetSettings
 from tenas_automl.spaces.base import Mask, Space, Supernet
@@ -67,6 +67,9 @@ class ZeroCostSettings(NetSettings):
     batch_size: int = 64
     repeats: int = 1
     augment: bool = False
+    #: Memory format of the batch; ``auto``: channels-last on CPU (about 2x
+    #: faster there, float-noise differences), contiguous on CUDA.
+    layout: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -182,11 +185,13 @@ class _FullNetIndicator(Indicator):
     def score_masks(self, space: Space, masks: Sequence[Mask], ctx: Context) -> np.ndarray:
         s = self.effective_settings(space, ctx.data)
         assert isinstance(s, ZeroCostSettings)
-        return mean_over_repeats(
-            s, masks, ctx,
-            lambda di: ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size),
-            lambda net, xy: self._score(net, *xy),
-        )  # fmt: skip
+        layout = resolve_layout(s.layout, ctx.device)
+
+        def batch(di: int) -> tuple[torch.Tensor, torch.Tensor]:
+            x, y = ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size)
+            return to_layout(x, layout), y
+
+        return mean_over_repeats(s, masks, ctx, batch, lambda net, xy: self._score(net, *xy))
 
     def _score(self, net: Supernet, x: torch.Tensor, y: torch.Tensor) -> float:
         raise NotImplementedError
@@ -251,6 +256,8 @@ class Snip(_LossGradientIndicator):
     """SNIP saliency, sum |w * dL/dw| (zero-cost proxies); higher is better."""
 
     name = "snip"
+    #: 2: channels-last batches on CPU.
+    version = 2
     _from_pairs = staticmethod(snip_score)
 
 
@@ -258,6 +265,8 @@ class GradNorm(_LossGradientIndicator):
     """Sum of the layers' loss-gradient norms (zero-cost proxies); higher is better."""
 
     name = "grad_norm"
+    #: 2: channels-last batches on CPU.
+    version = 2
     _from_pairs = staticmethod(grad_norm_score)
 
 
@@ -266,6 +275,8 @@ class Jacov(_FullNetIndicator):
 
     name = "jacov"
     higher_is_better = True
+    #: 2: channels-last batches on CPU.
+    version = 2
 
     def _score(self, net: Supernet, x: torch.Tensor, y: torch.Tensor) -> float:
         score, out = jacov_score(net, x)

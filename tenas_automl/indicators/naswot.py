@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tenas_automl.indicators._nn import is_constant, live_relus, logits, relu_hooks
+from tenas_automl.indicators._nn import is_constant, live_relus, logits, relu_hooks, resolve_layout, to_layout
 from tenas_automl.indicators._repeats import mean_over_repeats
 from tenas_automl.indicators.base import Context, Indicator, NetSettings, derive_seed
 from tenas_automl.spaces.base import Mask, Space, Supernet
@@ -114,11 +114,6 @@ class NaswotSettings(NetSettings):
     #: ``auto`` is channels-last on CPU (2x faster there), contiguous on CUDA.
     layout: str = "auto"
 
-    def resolved_layout(self, device: torch.device) -> str:
-        if self.layout != "auto":
-            return self.layout
-        return "channels_last" if device.type == "cpu" else "contiguous"
-
 
 class Naswot(Indicator):
     """Log-determinant of the ReLU activation-overlap kernel (NASWOT); higher is better."""
@@ -136,11 +131,11 @@ class Naswot(Indicator):
         s = self.effective_settings(space, ctx.data)
         assert isinstance(s, NaswotSettings)
         clean = self.resolved_mode(ctx) == "clean"
-        channels_last = s.resolved_layout(ctx.device) == "channels_last"
+        layout = resolve_layout(s.layout, ctx.device)
 
         def batch(di: int) -> torch.Tensor:
             x = ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size)[0]
-            return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
+            return to_layout(x, layout)
 
         def score(net: Supernet, x: torch.Tensor) -> float:
             live = live_relus(net, x, seed=derive_seed(ctx.seed, "live"), rule="name") if clean else None
