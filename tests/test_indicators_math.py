@@ -276,6 +276,17 @@ def test_batch_layouts_agree_up_to_float_noise_and_auto_is_channels_last_on_cpu(
         np.testing.assert_array_equal(out["auto"][n], out["channels_last"][n])
 
 
+# -- baselines -------------------------------------------------------------------
+def test_synflow_of_linear_chain_is_depth_times_path_sum() -> None:
+    # R = 1^T |W3||W2||W1| 1 and each layer contributes sum |w * dR/dw| = R.
+    torch.manual_seed(0)
+    chain = nn.Sequential(nn.Linear(4, 6, bias=False), nn.Linear(6, 5, bias=False), nn.Linear(5, 2, bias=False))
+    w = [m.weight.detach().double().abs() for m in chain]
+    r = float(torch.ones(2, dtype=torch.float64) @ w[2] @ w[1] @ w[0] @ torch.ones(4, dtype=torch.float64))
+    assert synflow_score(chain, (4,)) == pytest.approx(3 * r, rel=1e-12)
+    assert chain[0].weight.min() < 0  # the original keeps its signs
+
+
 def test_count_size_counts_running_modules_only() -> None:
     class Branchy(nn.Module):
         def __init__(self) -> None:
