@@ -32,7 +32,9 @@ import torch
 
 from tenas_automl._io import atomic_write_text
 from tenas_automl.indicators import get_indicator, list_indicators
-from tenas_automl.indicators._nn import batch_jacobian, jacobian, logits, per_sample_jacobian, weight_parameters
+from tenas_automl.indicators._nn import (
+    batch_jacobian, jacobian, logits, per_sample_jacobian, resolve_layout, to_layout, weight_parameters,
+)
 from tenas_automl.indicators.linear_regions import activation_codes, count_distinct
 from tenas_automl.indicators.naswot import log_abs_det, naswot_kernel
 from tenas_automl.indicators.ntk import condition_number, ntk_matrix
@@ -259,10 +261,10 @@ def time_naswot_reference(archs: list[str], seed: int, device: str) -> dict[str,
     space = get_space("nb201")
     ctx = make_context(space, seed=seed, device=device)
     s = get_indicator("naswot").effective_settings(space, ctx.data)
-    layout = s.resolved_layout(ctx.device)
+    layout = resolve_layout(s.layout, ctx.device)
     net = ctx.network(s, 0)
     x = ctx.images(s.batch_size, index=0, augment=s.augment, input_size=s.input_size)[0]
-    x_ours = x.contiguous(memory_format=torch.channels_last) if layout == "channels_last" else x
+    x_ours = to_layout(x, layout)
     official = ours = max_diff = max_diff_contiguous = 0.0
     for arch in archs:
         net.set_mask(space.arch_to_mask(space.parse(arch)))
