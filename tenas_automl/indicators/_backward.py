@@ -37,7 +37,8 @@ def _like(t: torch.Tensor, ref_channels_last: bool) -> torch.Tensor:
     return t.contiguous(memory_format=torch.channels_last) if ref_channels_last else t.contiguous()
 
 
-def _is_channels_last(x: torch.Tensor) -> bool:
+def is_channels_last(x: torch.Tensor) -> bool:
+    """True for a 4-D tensor stored channels-last (and not also plain contiguous, as one channel or a 1x1 image can be)."""
     return x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
@@ -53,7 +54,7 @@ class _BatchNormTrain(torch.autograd.Function):
             x, weight, bias, running_mean, running_var, True, momentum, eps
         )
         ctx.save_for_backward(x.contiguous(), weight, mean, invstd)
-        ctx.eps, ctx.channels_last = eps, _is_channels_last(x)
+        ctx.eps, ctx.channels_last = eps, is_channels_last(x)
         return out
 
     @staticmethod
@@ -100,7 +101,7 @@ class _AvgPool3x3(torch.autograd.Function):
         out = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
         ones = torch.ones((1, 1, *x.shape[-2:]), dtype=x.dtype, device=x.device)
         ctx.save_for_backward(_window_sum3(ones).reciprocal())
-        ctx.channels_last = _is_channels_last(x)
+        ctx.channels_last = is_channels_last(x)
         return out
 
     @staticmethod
@@ -116,7 +117,7 @@ class _AvgPool2x2(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.shape, ctx.channels_last = x.shape, _is_channels_last(x)
+        ctx.shape, ctx.channels_last = x.shape, is_channels_last(x)
         return F.avg_pool2d(x, 2, stride=2)
 
     @staticmethod

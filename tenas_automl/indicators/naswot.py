@@ -15,8 +15,9 @@ layout (``layout="auto"``): oneDNN's convolutions and pooling then run about
 twice as fast, and K moves at float-noise level (a unit whose input is within
 float rounding of 0 can flip; log|det K| moved by at most 3.4e-4 on 20 cells).
 ``layout="contiguous"`` gives version 2's values exactly. ``clean`` mode
-leaves out ReLUs on branches that do not reach the output. A mask without a path from input to output
-scores NaN (the official code gives -inf or an ordinary-looking value).
+leaves out ReLUs on branches that do not reach the output. A mask without a
+path from input to output scores NaN (the official code gives -inf or an
+ordinary-looking value).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tenas_automl.indicators._backward import is_channels_last
 from tenas_automl.indicators._nn import is_constant, live_relus, logits, relu_hooks, resolve_layout, to_layout
 from tenas_automl.indicators._repeats import mean_over_repeats
 from tenas_automl.indicators.base import Context, Indicator, NetSettings, derive_seed
@@ -66,7 +68,7 @@ def _flat(codes: torch.Tensor) -> torch.Tensor:
     K does not depend on the order of the units, so a channels-last batch is
     read in its own (N, H, W, C) order.
     """
-    if codes.dim() == 4 and not codes.is_contiguous() and codes.is_contiguous(memory_format=torch.channels_last):
+    if is_channels_last(codes):
         codes = codes.permute(0, 2, 3, 1)
     return codes.reshape(codes.shape[0], -1)
 
