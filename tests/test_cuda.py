@@ -26,7 +26,7 @@ RTOL = {"ntk": 2e-3, "gen": 2e-3, "naswot": 1e-4, "lr": 1e-2, "synflow": 1e-4, "
 # indicators feed CPU batches channels-last by default; both sides contiguous
 # here, so that only the device differs (layouts: test_indicators_math.py).
 OVERRIDES = {"ntk": {"repeats": 1}, "gen": {"repeats": 1}, "lr": {"repeats": 1},
-             **{n: {"layout": "contiguous"} for n in ("naswot", "snip", "grad_norm", "jacov", "synflow")}}
+             **{n: {"layout": "contiguous"} for n in ("naswot", "snip", "grad_norm", "jacov")}}
 
 
 @pytest.fixture(scope="module")
