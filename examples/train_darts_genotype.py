@@ -72,9 +72,7 @@ def read_genotype(args: argparse.Namespace) -> str:
         if doc.get("space") not in (None, "darts"):
             raise SystemExit(f"{args.result} is a {doc.get('space')!r} result; this example trains DARTS genotypes")
         return doc["arch"]
-    if args.genotype in PUBLISHED:
-        return str(PUBLISHED[args.genotype])
-    return args.genotype
+    return args.genotype  # a Genotype(...) text or a published name: space.parse reads both
 
 
 class GPUAugment:

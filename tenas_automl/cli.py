@@ -166,7 +166,9 @@ def _read_archs(archs: list[str] | None, archs_file: Path | None) -> list[str]:
 
 @app.command()
 def score(
-    archs: Optional[list[str]] = typer.Argument(None, help="Architecture strings (NB201 arch string or DARTS genotype)."),
+    archs: Optional[list[str]] = typer.Argument(
+        None, help="NB201 arch strings, or DARTS Genotype(...) texts or published names (darts_v2, pc_darts, ...)."
+    ),
     archs_file: Optional[Path] = typer.Option(None, "--archs", help="File with one architecture per line."),
     space: str = typer.Option("nb201", help="Search space: nb201 | darts."),
     indicators: str = typer.Option("ntk,lr", help="Comma-separated indicators (see `list indicators`)."),

@@ -65,6 +65,17 @@ def test_published_genotypes_round_trip(space: DartsSpace, name: str) -> None:
     assert text.startswith("Genotype(normal=[('") and text.endswith("reduce_concat=[2, 3, 4, 5])")
 
 
+def test_parse_takes_a_published_name_and_lists_the_names_when_the_text_is_neither(space: DartsSpace) -> None:
+    assert space.parse("darts_v2") == DARTS_V2
+    assert space.parse(" tenas_cifar10 ") == PUBLISHED["tenas_cifar10"]
+    with pytest.raises(InvalidArchitectureError, match=r"found 'darts_v3'.*published names darts_v1, darts_v2"):
+        space.parse("darts_v3")
+    # A malformed Genotype(...) text gets the parser's own message, without the names.
+    with pytest.raises(InvalidArchitectureError, match="normal has 1") as err:
+        space.parse("Genotype(normal=[('sep_conv_3x3', 0)])")
+    assert "published" not in str(err.value)
+
+
 def test_published_text_with_range_concat(space: DartsSpace) -> None:
     g = space.parse(PC_DARTS_PUBLISHED_TEXT)
     assert g == PC_DARTS

@@ -45,6 +45,7 @@ from tenas_automl.spaces.darts_genotypes import (
     CONCAT,
     NODES,
     OPS,
+    PUBLISHED,
     Genotype,
     Pair,
     format_genotype,
@@ -75,7 +76,15 @@ def _as_genotype(arch: Any) -> Genotype:
     if isinstance(arch, Genotype):
         return arch
     if isinstance(arch, str):
-        return parse_genotype(arch)
+        name = arch.strip()
+        if name in PUBLISHED:
+            return PUBLISHED[name]
+        try:
+            return parse_genotype(arch)
+        except InvalidArchitectureError as err:
+            if name.startswith("Genotype"):
+                raise
+            raise InvalidArchitectureError(f"{err}; or one of the published names {', '.join(PUBLISHED)}") from None
     raise InvalidArchitectureError(
         f"a DARTS Genotype or genotype string is expected, got {type(arch).__name__}"
     )
@@ -452,6 +461,7 @@ class DartsSpace(Space):
         return EDGE_KEYS
 
     def parse(self, text: str) -> Genotype:
+        """A ``Genotype(...)`` string, or a published name such as ``darts_v2`` (see ``PUBLISHED``)."""
         return _as_genotype(text)
 
     def format(self, arch: Hashable) -> str:
