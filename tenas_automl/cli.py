@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tenas_automl import __version__
@@ -563,7 +564,7 @@ def _main() -> None:
     try:
         app(standalone_mode=False)
     except TenasError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
     except typer.Abort:
         err.print("aborted")
@@ -571,15 +572,35 @@ def _main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        if isinstance(exc, click.exceptions.Exit):
+    except Exception as exc:
+        # Parser errors: typer >= 0.29 raises its bundled click's exceptions, older
+        # typer the click package's; both have format_message() and exit_code.
+        if _is_usage_error(exc):
+            err.print(f"[red]error:[/red] {_usage_line(exc)}", highlight=False, soft_wrap=True)
+            raise SystemExit(1) from None
+        if type(exc).__name__ == "Exit" and isinstance(getattr(exc, "exit_code", None), int):
             raise SystemExit(exc.exit_code) from None
         raise
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """A command-line parsing error (unknown option or command, bad value, missing argument)."""
+    kinds = [getattr(typer, "TyperException", None)]
+    try:
+        import click
+
+        kinds.append(click.exceptions.ClickException)
+    except ImportError:  # typer >= 0.29 does not need the click package
+        pass
+    return any(k is not None and isinstance(exc, k) for k in kinds) and hasattr(exc, "format_message")
+
+
+def _usage_line(exc: Any) -> str:
+    """The parser's message on one line, with where to look for the allowed values."""
+    message = " ".join(str(exc.format_message()).split())
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", None) or "tenas-automl"
+    return f"{escape(message)} (see '{command} --help')"
 
 
 if __name__ == "__main__":

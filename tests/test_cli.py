@@ -95,6 +95,12 @@ def test_help_and_list(tmp_path: Path) -> None:
         (("run", "--engine", "nni", "--trials", "0"), "--trials must be a positive integer, got 0"),
         (("run", "--engine", "optuna", "--storage", "sqlite:///no/such/dir/s.db"), "folder 'no/such/dir' does not"),
         (("run", "--engine", "optuna", "--storage", "study.db"), "expected a database URL such as sqlite:///"),
+        # The parser's own errors: a misspelt option, a value of the wrong type, an unknown command.
+        (("run", "--budgte", "3"), "No such option: --budgte (Possible options: --budget)"),
+        (("score", REF, "--seed", "abc"), "Invalid value for '--seed'"),
+        (("run", "--quiet=maybe"), "'--quiet' does not take a value"),
+        (("frobnicate",), "No such command 'frobnicate'"),
+        (("list",), "Missing argument 'what'"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_1(
@@ -139,7 +145,11 @@ def test_an_unusable_score_cache_is_a_one_line_error(
 
 @pytest.mark.parametrize(
     ("args", "needle"),
-    [(("run", "--space", "nb202"), "nb202"), (("score", "--archs", "missing.txt"), "missing.txt")],
+    [
+        (("run", "--space", "nb202"), "nb202"),
+        (("score", "--archs", "missing.txt"), "missing.txt"),
+        (("run", "--budgte", "3"), "No such option: --budgte"),
+    ],
 )
 def test_user_errors_from_a_real_process(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
     _assert_one_line_error(cli(*args, tmp_path=tmp_path), needle)
