@@ -17,15 +17,31 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if isinstance(device, torch.device):
         return device
     if device.startswith("cuda:"):
-        return torch.device(device)
+        return _cuda_device(device)
     check_choice("device", device, DEVICES)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        from tenas_automl.errors import TenasError
-
-        raise TenasError("device 'cuda' requested but CUDA is not available; use --device cpu or auto")
+    if device == "cuda":
+        return _cuda_device(device)
     return torch.device(device)
+
+
+def _cuda_device(device: str) -> torch.device:
+    """``cuda`` or ``cuda:N``, checked now rather than at the first tensor moved there."""
+    from tenas_automl.errors import TenasError
+
+    if not torch.cuda.is_available():
+        raise TenasError(f"device {device!r} requested but CUDA is not available; use --device cpu or auto")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise TenasError(f"bad device {device!r}; expected auto, cpu, cuda or cuda:N") from None
+    count = torch.cuda.device_count()
+    if dev.index is not None and dev.index >= count:
+        raise TenasError(
+            f"device {device!r} does not exist: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}"
+        )
+    return dev
 
 
 def set_threads(threads: int | None) -> None:
