@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,3 +161,21 @@ def test_cached_evaluator_keys_by_seed_settings_and_data(space, tmp_path) -> Non
         cached(space, masks, ["lr"], seed=1, device="cpu", overrides=SMALL, data=data)
         assert (cached.hits, cached.computed) == (2, 6)
     assert a["lr"][0] == evaluate(space, masks, ["lr"], seed=1, device="cpu", overrides=SMALL)["lr"][0]
+
+
+# -- atomic writes ---------------------------------------------------------------
+def test_atomic_writes_get_a_plain_files_mode_and_leave_nothing_behind_on_failure(tmp_path: Path) -> None:
+    from tenas_automl._io import atomic_write_bytes, atomic_write_json
+
+    old = os.umask(0o022)
+    try:
+        fresh = atomic_write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert fresh.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
+    fresh.chmod(0o640)
+    atomic_write_json(fresh, {"a": 2})  # replacing keeps the file's own mode
+    assert fresh.stat().st_mode & 0o777 == 0o640 and json.loads(fresh.read_text()) == {"a": 2}
+    with pytest.raises(TypeError):
+        atomic_write_bytes(fresh, "text, not bytes")  # fails after the temporary file exists
+    assert json.loads(fresh.read_text()) == {"a": 2} and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
