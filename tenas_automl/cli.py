@@ -366,6 +366,13 @@ def run(
     finally:
         if cached is not None:
             cached.cache.close()
+    if result.interrupted and result.evaluations == 0:
+        # The fallback architecture would be a placeholder, not a search result.
+        kept = (f"; the {cached.computed} values computed are cached and the same command resumes from them"
+                if cached and cached.computed else "")
+        err.print(f"[yellow]interrupted[/yellow] before any architecture was scored: nothing to report, "
+                  f"nothing written{kept}", soft_wrap=True)
+        raise SystemExit(130)
     doc = run_report(result, sp, dev)
     if cached is not None:
         doc["cache"] = {"dir": str(cached.cache.directory), "reused": cached.hits, "computed": cached.computed}

@@ -277,3 +277,21 @@ def test_score_file_to_csv_and_json(tmp_path: Path) -> None:
         assert float(rows[0]["params"]) == 802426.0
         assert float(rows[0]["acc_cifar10"]) > 90
         assert rows[1]["lr"] in ("", None)  # no path input->output: worst (NaN), written empty
+
+
+def test_a_run_interrupted_before_any_scoring_reports_nothing_and_exits_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tenas_automl.scoring import CachedEvaluator
+
+    def ctrl_c(self: CachedEvaluator, *args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # as if the user pressed Ctrl-C during the first scoring
+
+    monkeypatch.setattr(CachedEvaluator, "__call__", ctrl_c)
+    for strategy in ("prune", "random"):
+        out = tmp_path / f"{strategy}.json"
+        res = cli_in_process("run", "--strategy", strategy, "--indicators", "params", "--output", str(out),
+                             tmp_path=tmp_path, monkeypatch=monkeypatch, capsys=capsys)  # fmt: skip
+        assert res.returncode == 130, res.stderr
+        assert "before any architecture was scored" in " ".join(res.stderr.split()), res.stderr
+        assert not out.exists() and "Traceback" not in res.stderr and res.stdout.strip() == ""

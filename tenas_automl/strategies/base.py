@@ -182,7 +182,11 @@ class SearchStrategy(ABC):
         try:
             arch, values = self._search(space, state)
         except KeyboardInterrupt:
-            logger.warning("search interrupted; returning the best architecture so far")
+            if state.evaluations:
+                logger.warning("search interrupted; returning the best architecture so far")
+            else:
+                logger.warning("search interrupted before any architecture was scored; "
+                               "the architecture returned is a placeholder, not a search result")
             interrupted = True
             arch, values = self._fallback(space, state)
         return SearchResult(
