@@ -5,7 +5,10 @@ objective is the NAS-Bench-201 benchmark accuracy). The ``TrainingFreeSampler``
 in every process rebuilds its population from the storage at each trial and
 claims the architecture it proposes there, so the workers share what they
 learn and do not evaluate the same architecture twice. Run it again with the
-same ``--db`` and a larger ``--trials`` to resume.
+same ``--db`` and a larger ``--trials`` to resume. Each worker stops once the
+study has ``--trials`` finished trials, but a trial another worker has
+already started still finishes (Optuna's ``MaxTrialsCallback``), so a study
+can end with up to ``workers - 1`` trials more than asked.
 
     python examples/optuna_shared_storage.py --workers 2 --trials 30
 """
@@ -43,7 +46,7 @@ def worker(storage: str, trials: int, indicators: tuple[str, ...], seed: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--trials", type=int, default=30, help="total trials of the study")
+    parser.add_argument("--trials", type=int, default=30, help="total trials of the study (up to workers - 1 more may finish)")
     parser.add_argument("--indicators", default="naswot,lr", help="comma-separated; the paper's TE-NAS: ntk,lr")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--db", default=None, help="SQLite file (default: a new temporary one)")

@@ -198,7 +198,7 @@ class _FullNetIndicator(Indicator):
 
 
 class Params(Indicator):
-    """Number of parameters of the full-size network (16 channels, 5 cells); higher is better."""
+    """Number of parameters of the full-size network (NB201: C=16, 5 cells/stage; DARTS: C=36, 20 cells)."""
 
     name = "params"
     higher_is_better = True
