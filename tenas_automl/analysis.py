@@ -153,6 +153,9 @@ def sample_archs(space, n: int, seed: int) -> list:  # noqa: ANN001 - any Space
     if size is None:
         raise ValueError(f"space {space.name!r} is not enumerable; correlate needs a benchmark space")
     if n >= size:
+        if n > size:
+            logger.warning("a sample of %d asked for, but %s has %d architectures: scoring all of them",
+                           n, space.name, size)
         return list(space.all_archs())
     return [space.arch_at(int(i)) for i in np.sort(rng.choice(size, size=n, replace=False))]
 

@@ -159,3 +159,20 @@ def test_nats_files_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert bench.accuracy(7, "cifar10") == pytest.approx(88.0)
         with pytest.raises(BenchmarkError, match="index 8"):
             bench.accuracy(8, "cifar10")
+
+
+def test_a_sample_larger_than_the_space_is_the_whole_space_and_the_user_is_told(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tenas_automl.analysis import sample_archs
+    from tenas_automl.spaces import get_space
+
+    space = get_space("nb201")
+    with caplog.at_level("WARNING", logger="tenas_automl.analysis"):
+        archs = sample_archs(space, 20000, seed=0)
+    assert len(archs) == len(set(archs)) == 15625
+    assert "a sample of 20000 asked for, but nb201 has 15625 architectures" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="tenas_automl.analysis"):
+        assert len(sample_archs(space, 15625, seed=0)) == 15625 and len(sample_archs(space, 10, seed=0)) == 10
+    assert caplog.text == ""
