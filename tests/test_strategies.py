@@ -256,7 +256,7 @@ def test_evolution_budget_and_cache(nb201: Space) -> None:
     assert max(fake.counts.values()) == 1  # never re-scored
     archs = [h["arch"] for h in result.history]
     assert len(set(archs)) == 60
-    assert sum(not h["cached"] for h in result.history) == 60
+    assert sum(not h["revisit"] for h in result.history) == 60
     assert fake.calls[0] == len({a for a in archs[:20]})  # initial population in one call
     # The answer is the best rank sum over everything scored.
     first = {}

@@ -67,7 +67,10 @@ class SearchResult:
     arch_str: str
     #: Indicator values of ``arch`` scored as a single architecture (NaN: not scored).
     indicators: dict[str, float]
-    #: Per round (prune) or per scored architecture (evolution, random).
+    #: Per round (prune) or per visited architecture (evolution, random: ``step``,
+    #: ``arch``, its indicator values, ``revisit`` (already scored in this search,
+    #: so no new evaluation; the score cache's reuse is the run JSON's ``cache``) and
+    #: ``best``, the best architecture so far).
     history: list[dict[str, Any]]
     #: Distinct candidate scorings (prune: sub-masks; evolution/random: architectures).
     evaluations: int

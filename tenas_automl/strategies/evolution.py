@@ -85,8 +85,8 @@ class _ArchScoringStrategy(SearchStrategy):
     def _record(self, space: Space, state: SearchState, arch: Hashable) -> None:
         """Log one visit; "best" is over what was scored up to it, so the history
         does not depend on how the scoring was batched."""
-        cached = arch in self._seen
-        if not cached:
+        revisit = arch in self._seen  # scored earlier in this search: no new evaluation
+        if not revisit:
             self._seen[arch] = None
             rows = [self._cache[a] for a in self._seen]
             state.best = list(self._seen)[self._argbest(rows)]
@@ -96,7 +96,7 @@ class _ArchScoringStrategy(SearchStrategy):
                 "step": len(state.history),
                 "arch": space.format(arch),
                 **self._cache[arch],
-                "cached": cached,
+                "revisit": revisit,
                 "best": space.format(state.best),
             }
         )
