@@ -295,3 +295,12 @@ def test_a_run_interrupted_before_any_scoring_reports_nothing_and_exits_130(
         assert res.returncode == 130, res.stderr
         assert "before any architecture was scored" in " ".join(res.stderr.split()), res.stderr
         assert not out.exists() and "Traceback" not in res.stderr and res.stdout.strip() == ""
+
+
+def test_nni_config_into_a_file_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "taken").write_text("not a folder")
+    res = cli_in_process("nni-config", "--out", "taken", tmp_path=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    _assert_one_line_error(res, "--out 'taken' is a file")
+    assert (tmp_path / "taken").read_text() == "not a folder"

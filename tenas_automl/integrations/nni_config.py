@@ -356,6 +356,8 @@ def write_nni_config(
     if benchmark and sp.name != "nb201":
         raise TenasError(f"benchmark trials need a tabular benchmark, which only nb201 has; got space {sp.name!r}")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise TenasError(f"--out {str(out)!r} is a file; give a folder (it is created if missing)")
     class_args: dict[str, Any] = {
         "space": sp.name, "strategy": "evolution", "indicators": ["ntk", "lr"], "seed": int(seed),
         "optimize_mode": "maximize", "scoring": "fast", "device": "cpu",
