@@ -585,7 +585,7 @@ def _main() -> None:
         if _is_usage_error(exc):
             err.print(f"[red]error:[/red] {_usage_line(exc)}", highlight=False, soft_wrap=True)
             raise SystemExit(1) from None
-        if type(exc).__name__ == "Exit" and isinstance(getattr(exc, "exit_code", None), int):
+        if isinstance(exc, typer.Exit):  # click's Exit under older typer, typer's own since 0.29
             raise SystemExit(exc.exit_code) from None
         raise
 
