@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -30,8 +31,16 @@ import torch
 from tenas_automl.data import ImageData, load_data
 from tenas_automl.errors import InvalidArchitectureError, TenasError
 from tenas_automl.indicators.base import Context, Indicator
-from tenas_automl.indicators.runner import evaluate, make_context, resolve_indicators, score_in_context
+from tenas_automl.indicators.runner import (
+    evaluate,
+    make_context,
+    resolve_indicators,
+    score_in_context,
+    warn_non_finite,
+)
 from tenas_automl.spaces.base import Mask, Space
+
+logger = logging.getLogger(__name__)
 
 #: ``progress(done, total, arch_string)`` after each architecture.
 ProgressFn = Callable[[int, int, str], None]
@@ -188,6 +197,7 @@ def iter_scores(
     )
     data_key = _data_key(ctx.data)
     done = 0
+    scored: dict[str, list[float]] = {ind.name: [] for ind in inds}  # for one warning at the end
     for arch in archs:
         obj, text = _arch_of(space, arch)
         mask = space.arch_to_mask(obj)
@@ -202,15 +212,21 @@ def iter_scores(
                 cached.append(ind.name)
                 continue
             start = time.perf_counter()
-            value = float(score_in_context(ctx, ind, [mask])[0])
+            value = float(score_in_context(ctx, ind, [mask], warn=False)[0])
             elapsed = time.perf_counter() - start
             values[ind.name], seconds[ind.name] = value, elapsed
             if cache is not None:
                 cache.put(key, fields, value, elapsed)
+        for name, value in values.items():
+            scored[name].append(value)
+            if not math.isfinite(value):
+                logger.debug("%s of %s is %s", name, text, value)
         done += 1
         if progress is not None:
             progress(done, total if total is not None else done, text)
         yield ScoreResult(text, values, seconds, int(seed), str(ctx.device), tuple(cached))
+    for name, got in scored.items():
+        warn_non_finite(name, np.asarray(got, dtype=float), "architectures")
 
 
 def score(

@@ -21,6 +21,7 @@ from tenas_automl.scoring import (
     ScoreCache,
     ScoreResult,
     default_cache_dir,
+    iter_scores,
     score,
     score_many,
 )
@@ -179,3 +180,15 @@ def test_atomic_writes_get_a_plain_files_mode_and_leave_nothing_behind_on_failur
     with pytest.raises(TypeError):
         atomic_write_bytes(fresh, "text, not bytes")  # fails after the temporary file exists
     assert json.loads(fresh.read_text()) == {"a": 2} and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_iter_scores_sums_non_finite_scores_up_in_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    nb201 = get_space("nb201")
+    no_path = ["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+               "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|"]  # fmt: skip
+    archs = [no_path[0], "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|", no_path[1]]
+    with caplog.at_level("WARNING"):
+        rows = list(iter_scores(nb201, archs, ["lr"], seed=0, device="cpu"))
+    assert [math.isfinite(r.values["lr"]) for r in rows] == [False, True, False]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["lr: 2 of 3 architectures scored non-finite (nan); they rank last"], warnings

@@ -78,23 +78,28 @@ def make_context(
     return Context(space=space, seed=int(seed), device=resolve_device(device), data=data, mode=mode)
 
 
-def score_in_context(ctx: Context, indicator: Indicator, masks: Sequence[Mask]) -> np.ndarray:
-    """One indicator's values for ``masks`` (validated here), with a warning for non-finite ones."""
+def score_in_context(
+    ctx: Context, indicator: Indicator, masks: Sequence[Mask], *, warn: bool = True
+) -> np.ndarray:
+    """One indicator's values for ``masks`` (validated here), with a warning for
+    non-finite ones unless ``warn`` is off (a caller that scores one mask at a
+    time and sums the warnings up itself)."""
     masks = _check_masks(ctx.space, masks)
     if not masks:
         return np.zeros(0)
     with exact_numerics(ctx.device):
         values = np.asarray(indicator.score_masks(ctx.space, masks, ctx), dtype=float)
-    _warn_non_finite(indicator.name, values)
+    if warn:
+        warn_non_finite(indicator.name, values)
     return values
 
 
-def _warn_non_finite(name: str, values: np.ndarray) -> None:
+def warn_non_finite(name: str, values: np.ndarray, what: str = "masks") -> None:
     bad = ~np.isfinite(values)
     if bad.any():
         logger.warning(
-            "%s: %d of %d masks scored non-finite (%s); they rank last",
-            name, int(bad.sum()), len(values), ", ".join(sorted({str(v) for v in values[bad]})),
+            "%s: %d of %d %s scored non-finite (%s); they rank last",
+            name, int(bad.sum()), len(values), what, ", ".join(sorted({str(v) for v in values[bad]})),
         )
 
 
@@ -138,7 +143,7 @@ def evaluate(
         kwargs = dict(seed=seed, device="cpu", data=data, dataset=dataset, data_dir=data_dir, mode=mode)
         values = evaluate_parallel(space, masks, indicators, workers, kwargs)
         for name, v in values.items():
-            _warn_non_finite(name, v)
+            warn_non_finite(name, v)
         return values
     ctx = make_context(
         space, seed=seed, device=device, data=data, dataset=dataset, data_dir=data_dir, mode=mode
