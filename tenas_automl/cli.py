@@ -34,7 +34,7 @@ DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
 
 # Options shared by several commands (Typer reads them as metadata, so one object serves all).
-DEVICE_OPT = typer.Option("auto", help="auto | cpu | cuda.")
+DEVICE_OPT = typer.Option("auto", help="auto | cpu | cuda | cuda:N.")
 DATA_DIR_OPT = typer.Option(None, help="Folder with the dataset (default: bundled CIFAR-10 sample).")
 MODE_OPT = typer.Option("paper", help="Indicator settings: paper (official code) | clean.")
 THREADS_OPT = typer.Option(None, help="CPU threads for torch (default: one per core; use 1 when running several jobs).")
@@ -340,6 +340,11 @@ def run(
                           trials=trials, plot=plot, cache_dir=cache_dir, no_cache=no_cache or None)
     if trials is not None and trials < 1:
         raise TenasError(f"--trials must be a positive integer, got {trials}")
+    if engine == "native" and strategy == "prune" and budget is not None:
+        # The library only warns; on the command line an ignored budget would start a long search unasked.
+        raise TenasError(f"--budget {budget} does not apply to --strategy prune, which scores a fixed number of "
+                         "candidates (NB201: 54 per repeat); for a shorter search use --preset fast, "
+                         "or --strategy evolution|random with --budget")
     n_trials = 50 if trials is None else trials
     if engine == "optuna":
         _run_optuna(sp, strategy, dataset, names, seed, str(dev), storage, study_name, n_trials, output, quiet,

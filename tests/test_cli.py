@@ -74,6 +74,7 @@ def test_help_and_list(tmp_path: Path) -> None:
         (("run", "--device", "tpu"), "tpu"),
         (("run", "--device", "cuda:99", "--strategy", "random", "--indicators", "params"), "'cuda:99'"),
         (("run", "--budget", "0", "--strategy", "random"), "budget"),
+        (("run", "--budget", "5"), "--budget 5 does not apply to --strategy prune"),
         (("score", "|nor_conv_3x3~0|+|bad_op~0|none~1|+|none~0|none~1|none~2|"), "bad_op"),
         (("score", "--archs", "missing.txt"), "missing.txt"),
         (("run", "--strategy", "random", "--data-dir", "no/such/dir", "--indicators", "params"), "no/such/dir"),

@@ -198,7 +198,7 @@ class _FullNetIndicator(Indicator):
 
 
 class Params(Indicator):
-    """Number of parameters of the full-size network (NB201: C=16, 5 cells/stage; DARTS: C=36, 20 cells)."""
+    """Parameters of the full-size network (NB201: C=16, 5 cells/stage; DARTS: C=36, 20 cells); higher is better."""
 
     name = "params"
     higher_is_better = True
