@@ -92,27 +92,52 @@ def plot_scatter(
     path: str | Path,
     *,
     dataset: str = "cifar10",
+    directions: Mapping[str, bool] | None = None,
     log_scale: Sequence[str] = ("ntk", "lr", "gen", "params", "flops", "synflow"),
 ) -> Path:
-    """One scatter panel per indicator against benchmark accuracy, saved as PNG."""
+    """One scatter panel per indicator against benchmark accuracy, saved as PNG.
+
+    With ``directions`` (name -> higher is better) each title gives the rho
+    that :func:`correlate` reports (signed by direction, non-finite scores
+    ranked last, so a table and its plot agree) and, for several indicators,
+    a last panel plots the TE-NAS rank sum. Non-finite scores cannot be drawn;
+    the title says how many were left out.
+    """
     plt = pyplot()
 
-    names = list(scores)
-    cols = min(3, len(names))
-    rows = (len(names) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
     acc = np.asarray(accuracy, dtype=float)
-    for ax, name in zip(axes.flat, names):
-        v = np.asarray(scores[name], dtype=float)
-        ok = np.isfinite(v) & np.isfinite(acc)
+    panels = {name: np.asarray(v, dtype=float) for name, v in scores.items()}
+    better: dict[str, bool] = {}
+    rhos: dict[str, float] = {}
+    if directions is not None:
+        better = {name: directions[name] for name in panels}
+        if len(panels) > 1:
+            panels[COMBINED] = -combined_goodness(scores, directions)  # the rank sum: lower is better
+            better[COMBINED] = False
+        rhos = {c.indicator: c.spearman_rho for c in correlate(scores, {dataset: acc}, directions)}
+    cols = min(3, len(panels))
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
+    known = np.isfinite(acc)
+    for ax, (name, v) in zip(axes.flat, panels.items()):
+        ok = np.isfinite(v) & known
         if name in log_scale and np.all(v[ok] > 0):
             ax.set_xscale("log")
         ax.scatter(v[ok], acc[ok], s=6, alpha=0.5)
-        rho = stats.spearmanr(v[ok], acc[ok]).statistic if ok.sum() > 2 else float("nan")
-        ax.set_title(f"{name}  (Spearman {rho:+.2f}, n={int(ok.sum())})", fontsize=9)
-        ax.set_xlabel(name)
+        if name in rhos:
+            rho, n = rhos[name], int(known.sum())
+        else:  # no directions: the raw values' rho over the points drawn
+            rho = stats.spearmanr(v[ok], acc[ok]).statistic if ok.sum() > 2 else float("nan")
+            n = int(ok.sum())
+        left_out = int(known.sum() - ok.sum())
+        note = f"; {left_out} non-finite not drawn" if left_out else ""
+        ax.set_title(f"{name}  (Spearman {rho:+.2f}, n={n}{note})", fontsize=9)
+        label = "TE-NAS rank sum" if name == COMBINED else name
+        if name in better:
+            label += f" ({'higher' if better[name] else 'lower'} is better)"
+        ax.set_xlabel(label)
         ax.set_ylabel(f"{dataset} test accuracy (%)")
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     fig.tight_layout()
     return save_figure(fig, path)

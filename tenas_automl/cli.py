@@ -255,7 +255,7 @@ def correlate(
     data_dir: Optional[Path] = DATA_DIR_OPT,
     mode: str = MODE_OPT,
     output: Optional[Path] = typer.Option(None, help="Write the correlations and scores as JSON."),
-    plot: Optional[Path] = typer.Option(None, help="Scatter plot per indicator (PNG)."),
+    plot: Optional[Path] = typer.Option(None, help="Scatter plot per indicator and of the rank sum, against CIFAR-10 accuracy (PNG)."),
     cache_dir: Optional[Path] = typer.Option(None, help="Score cache folder."),
     threads: Optional[int] = THREADS_OPT,
     quiet: bool = QUIET_OPT,
@@ -285,7 +285,10 @@ def correlate(
 
         atomic_write_json(output, report.to_dict())
     if plot is not None:
-        plot_scatter(report.scores, report.accuracies["cifar10"], plot)
+        from tenas_automl.indicators import higher_is_better
+
+        plot_scatter(report.scores, report.accuracies["cifar10"], plot,
+                     directions={name: higher_is_better(name) for name in report.scores})
 
 # -- run ----------------------------------------------------------------------
 ENGINES = ("native", "optuna", "nni")

@@ -1,0 +1,54 @@
+"""Correlations against the benchmark and the scatter plot that shows them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tenas_automl import analysis
+from tenas_automl.analysis import COMBINED, correlate, plot_scatter
+
+ACC = np.array([90.0, 80.0, 70.0, 60.0, 50.0])
+
+
+def test_correlations_are_signed_by_direction_and_rank_non_finite_last() -> None:
+    scores = {
+        "up": np.array([5.0, 4.0, 3.0, 2.0, 1.0]),  # higher is better, in accuracy order
+        "down": np.array([1.0, 2.0, 3.0, 4.0, 5.0]),  # lower is better, in accuracy order
+        "holes": np.array([5.0, 4.0, 3.0, np.nan, np.inf]),  # the two worst cells failed
+    }
+    got = {c.indicator: c for c in correlate(scores, {"cifar10": ACC}, {"up": True, "down": False, "holes": True})}
+    assert got["up"].spearman_rho == pytest.approx(1.0) and got["up"].kendall_tau == pytest.approx(1.0)
+    assert got["down"].spearman_rho == pytest.approx(1.0)
+    # Failed scores rank last: here that is where the accuracy puts them, but they tie with each other.
+    assert 0.9 < got["holes"].spearman_rho < 1.0 and got["holes"].nonfinite == 2 and got["holes"].n == 5
+    assert got[COMBINED].spearman_rho > 0.9
+
+
+def test_scatter_titles_carry_the_tables_rho_and_say_what_was_not_drawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    figures: list[Any] = []
+
+    def keep(fig: Any, path: Path) -> Path:
+        figures.append(fig)
+        return Path(path)
+
+    monkeypatch.setattr(analysis, "save_figure", keep)
+    scores = {"lr": np.array([5.0, 4.0, np.nan, 2.0, 1.0]), "ntk": np.array([2.0, 1.0, 3.0, 4.0, 5.0])}
+    directions = {"lr": True, "ntk": False}
+    plot_scatter(scores, ACC, tmp_path / "c.png", directions=directions)
+    axes = [ax for ax in figures[0].axes if ax.get_title()]
+    titles = {ax.get_title().split()[0]: ax for ax in axes}
+    assert set(titles) == {"lr", "ntk", COMBINED}
+    rho = {c.indicator: c.spearman_rho for c in correlate(scores, {"cifar10": ACC}, directions)}
+    for name, ax in titles.items():
+        assert f"Spearman {rho[name]:+.2f}, n=5" in ax.get_title()
+    assert "1 non-finite not drawn" in titles["lr"].get_title()
+    assert titles["ntk"].get_xlabel() == "ntk (lower is better)"
+    assert titles[COMBINED].get_xlabel() == "TE-NAS rank sum (lower is better)"
+    # The points drawn are the finite ones.
+    assert len(titles["lr"].collections[0].get_offsets()) == 4
