@@ -74,23 +74,29 @@ def plot_search(result: SearchResult, space: Space, path: str | Path, dataset: s
     axes = list(axes.flat)
     hist = result.history
     if result.strategy == "prune":
+        # x = rounds done: the supernet a round scores is the one left after the rounds before it.
         rounds = [h for h in hist if "supernet" in h]
-        x = [h["round"] for h in rounds]
+        x = list(range(len(rounds)))
         for ax, n in zip(axes, names):
-            ax.plot(x, [h["supernet"].get(n, math.nan) for h in rounds], "o-")
-            ax.set(title=f"{n} of the supernet", xlabel="pruning round")
+            ax.plot(x, [h["supernet"].get(n, math.nan) for h in rounds], "o-", label="supernet scored by the round")
+            ax.plot([len(rounds)], [result.indicators.get(n, math.nan)], "k*", ms=9, label="found arch, scored alone")
+            ax.set(title=f"{n} while pruning", xlabel="pruning rounds done")
+            ax.legend(fontsize=7)
             if n == "ntk":
                 ax.set_yscale("log")
         if has_bench:
-            stats = [_alive_accuracy(space, list(h["alive"].values()), dataset) for h in rounds if "alive" in h]
-            xs = [h["round"] for h in rounds if "alive" in h]
+            alive = [list(space.full_mask())] + [list(h["alive"].values()) for h in rounds if "alive" in h]
+            stats = [_alive_accuracy(space, a, dataset) for a in alive]
+            xs = list(range(len(alive)))
             ax = axes[-1]
             ax.plot(xs, [s[0] for s in stats], "o-", label="mean of alive archs")
             ax.plot(xs, [s[1] for s in stats], "s--", label="best alive arch")
             final = space.benchmark_accuracy(result.arch, dataset)
             ax.axhline(final, color="k", lw=0.8, label=f"found: {final:.2f}")
-            ax.set(title=f"NB201 {dataset} test accuracy", xlabel="after pruning round", ylabel="%")
+            ax.set(title=f"NB201 {dataset} test accuracy", xlabel="pruning rounds done", ylabel="%")
             ax.legend(fontsize=7)
+        for ax in axes:
+            ax.xaxis.get_major_locator().set_params(integer=True)
     else:
         steps = [h for h in hist if "arch" in h]
         x = np.arange(1, len(steps) + 1)

@@ -1,4 +1,4 @@
-"""Correlations against the benchmark and the scatter plot that shows them."""
+"""Correlations against the benchmark, and the plots that show them and a search."""
 
 from __future__ import annotations
 
@@ -52,3 +52,26 @@ def test_scatter_titles_carry_the_tables_rho_and_say_what_was_not_drawn(
     assert titles[COMBINED].get_xlabel() == "TE-NAS rank sum (lower is better)"
     # The points drawn are the finite ones.
     assert len(titles["lr"].collections[0].get_offsets()) == 4
+
+
+def test_prune_trajectory_plot_counts_rounds_done_from_the_full_supernet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tenas_automl import get_space, report
+    from tenas_automl.strategies import get_strategy
+
+    figures: list[Any] = []
+    monkeypatch.setattr(report, "save_figure", lambda fig, path: figures.append(fig) or Path(path))
+    space = get_space("nb201")
+    result = get_strategy("prune", indicators=["lr"], overrides={"lr": {"repeats": 1}}, seed=0,
+                          device="cpu").search(space)
+    report.plot_search(result, space, tmp_path / "t.png")
+    lr_ax, acc_ax = figures[0].axes
+    supernet, found = lr_ax.get_lines()[:2]
+    assert list(supernet.get_xdata()) == [0, 1, 2] and list(found.get_xdata()) == [3]
+    assert found.get_ydata()[0] == pytest.approx(result.indicators["lr"])
+    mean, best = acc_ax.get_lines()[:2]
+    assert list(best.get_xdata()) == [0, 1, 2, 3]
+    # Before any pruning every cell without `none` is alive, the space's best among them.
+    assert best.get_ydata()[0] == pytest.approx(94.37, abs=0.01)
+    assert best.get_ydata()[-1] == mean.get_ydata()[-1] == pytest.approx(space.benchmark_accuracy(result.arch, "cifar10"))
