@@ -102,7 +102,7 @@ def plot_search(result: SearchResult, space: Space, path: str | Path, dataset: s
         x = np.arange(1, len(steps) + 1)
         for ax, n in zip(axes, names):
             ax.scatter(x, [h.get(n, math.nan) for h in steps], s=6, alpha=0.6)
-            ax.set(title=f"{n} of each evaluated arch", xlabel="evaluation")
+            ax.set(title=f"{n} of each visited arch", xlabel="visit (revisits are not rescored)")
             if n == "ntk":
                 ax.set_yscale("log")
         if has_bench:
@@ -110,8 +110,8 @@ def plot_search(result: SearchResult, space: Space, path: str | Path, dataset: s
             best = [space.benchmark_accuracy(space.parse(h["best"]), dataset) for h in steps]
             ax.plot(x, best, "-", label="current best (by indicators)")
             ax.scatter(x, [space.benchmark_accuracy(space.parse(h["arch"]), dataset) for h in steps],
-                       s=5, alpha=0.4, color="gray", label="evaluated")
-            ax.set(title=f"NB201 {dataset} test accuracy", xlabel="evaluation", ylabel="%")
+                       s=5, alpha=0.4, color="gray", label="visited")
+            ax.set(title=f"NB201 {dataset} test accuracy", xlabel="visit (revisits are not rescored)", ylabel="%")
             ax.legend(fontsize=7)
     fig.suptitle(f"{result.strategy} on {result.space}: {result.arch_str}", fontsize=8)
     fig.tight_layout()
