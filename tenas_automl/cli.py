@@ -255,7 +255,8 @@ def correlate(
     data_dir: Optional[Path] = DATA_DIR_OPT,
     mode: str = MODE_OPT,
     output: Optional[Path] = typer.Option(None, help="Write the correlations and scores as JSON."),
-    plot: Optional[Path] = typer.Option(None, help="Scatter plot per indicator and of the rank sum, against CIFAR-10 accuracy (PNG)."),
+    plot: Optional[Path] = typer.Option(
+        None, help="Scatter plot per indicator and of the rank sum, against CIFAR-10 accuracy (PNG)."),
     cache_dir: Optional[Path] = typer.Option(None, help="Score cache folder."),
     threads: Optional[int] = THREADS_OPT,
     quiet: bool = QUIET_OPT,
