@@ -74,5 +74,5 @@ def test_prune_trajectory_plot_counts_rounds_done_from_the_full_supernet(
     assert list(best.get_xdata()) == [0, 1, 2, 3]
     # Before any pruning every cell without `none` is alive, the space's best among them.
     assert best.get_ydata()[0] == pytest.approx(94.37, abs=0.01)
-    found = space.benchmark_accuracy(result.arch, "cifar10")
-    assert best.get_ydata()[-1] == mean.get_ydata()[-1] == pytest.approx(found)
+    found_acc = space.benchmark_accuracy(result.arch, "cifar10")
+    assert best.get_ydata()[-1] == mean.get_ydata()[-1] == pytest.approx(found_acc)
