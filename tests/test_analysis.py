@@ -14,6 +14,13 @@ from tenas_automl.analysis import COMBINED, correlate, plot_scatter
 ACC = np.array([90.0, 80.0, 70.0, 60.0, 50.0])
 
 
+def _capture_figures(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[Any]:
+    """The figures ``module`` would save, kept open for the test to read."""
+    figures: list[Any] = []
+    monkeypatch.setattr(module, "save_figure", lambda fig, path: figures.append(fig) or Path(path))
+    return figures
+
+
 def test_correlations_are_signed_by_direction_and_rank_non_finite_last() -> None:
     scores = {
         "up": np.array([5.0, 4.0, 3.0, 2.0, 1.0]),  # higher is better, in accuracy order
@@ -31,13 +38,7 @@ def test_correlations_are_signed_by_direction_and_rank_non_finite_last() -> None
 def test_scatter_titles_carry_the_tables_rho_and_say_what_was_not_drawn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    figures: list[Any] = []
-
-    def keep(fig: Any, path: Path) -> Path:
-        figures.append(fig)
-        return Path(path)
-
-    monkeypatch.setattr(analysis, "save_figure", keep)
+    figures = _capture_figures(monkeypatch, analysis)
     scores = {"lr": np.array([5.0, 4.0, np.nan, 2.0, 1.0]), "ntk": np.array([2.0, 1.0, 3.0, 4.0, 5.0])}
     directions = {"lr": True, "ntk": False}
     plot_scatter(scores, ACC, tmp_path / "c.png", directions=directions)
@@ -60,8 +61,7 @@ def test_prune_trajectory_plot_counts_rounds_done_from_the_full_supernet(
     from tenas_automl import get_space, report
     from tenas_automl.strategies import get_strategy
 
-    figures: list[Any] = []
-    monkeypatch.setattr(report, "save_figure", lambda fig, path: figures.append(fig) or Path(path))
+    figures = _capture_figures(monkeypatch, report)
     space = get_space("nb201")
     result = get_strategy("prune", indicators=["lr"], overrides={"lr": {"repeats": 1}}, seed=0,
                           device="cpu").search(space)
