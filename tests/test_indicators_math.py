@@ -98,7 +98,7 @@ def test_native_conv_kernels_change_only_float_noise_and_restore_the_flag() -> N
 def test_jacobian_plan_resolves_auto_by_width_and_device() -> None:
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert NTKSettings(width=1).plan(cpu) == ("batched", "contiguous", "native", "autograd")
-    assert NTKSettings(width=3).plan(cpu) == ("loop", "channels_last", "onednn", "fast")
+    assert NTKSettings(width=3).plan(cpu) == ("loop", "contiguous", "onednn", "fast")
     assert NTKSettings(width=1).plan(cuda) == ("batched", "contiguous", "onednn", "autograd")
     assert NTKSettings(width=1, conv="onednn", jacobian="loop").plan(cpu) == (
         "loop", "contiguous", "onednn", "autograd"

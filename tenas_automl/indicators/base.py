@@ -177,9 +177,9 @@ class JacobianSettings(NetSettings):
     ``contiguous``; ``conv``, the CPU convolution kernels, ``onednn`` or
     ``native``; ``backward``, the loop's BatchNorm and pooling backward
     kernels, ``autograd`` or ``fast``. ``auto`` (each) takes :meth:`plan`'s
-    choice. Kappa moves at float-noise level between them (0.4% on an
-    ill-conditioned 72x72 kernel between layouts; about 1e-7 between the
-    two backward kernels).
+    choice. Kappa moves at float-noise level between them (up to 0.7% on
+    an ill-conditioned 72x72 kernel between layouts; about 1e-7 between
+    the two backward kernels).
     """
 
     jacobian: str = "auto"
@@ -190,11 +190,14 @@ class JacobianSettings(NetSettings):
     def plan(self, device: torch.device) -> tuple[str, str, str, str]:
         """``(jacobian, layout, conv, backward)`` with every ``auto`` resolved for ``device``.
 
-        Measured on CPU (benchmarks/README.md): at width 1 (TE-NAS's DARTS
-        network) oneDNN's convolution backward costs 5-8x the native kernels
-        and the batched VJPs win, 2.7x in all; at width 3 (NB201) oneDNN with
-        channels-last wins by 1.5-2x and the per-sample loop by ~25%, and the
-        loop's fast BatchNorm/pooling backward saves another ~25%.
+        On CPU: at width 1 (TE-NAS's DARTS network) oneDNN's convolution
+        backward is much slower than the native kernels and the batched VJPs
+        win; at width 3 (NB201) the per-sample loop with the fast
+        BatchNorm/pooling backward wins. The batch stays contiguous, as in
+        the official code: a channels-last batch sums in another order, and
+        on an ill-conditioned kernel that moved kappa by up to 0.7% from the
+        official value on the same weights, against 1e-4 contiguous
+        (``tests/test_official_ntk.py``); on the supernet it saved no time.
         On CUDA: batched, contiguous (``conv`` and ``backward`` do not apply).
         """
         if device.type == "cuda":
@@ -202,7 +205,7 @@ class JacobianSettings(NetSettings):
         elif self.width == 1:
             auto = ("batched", "contiguous", "native", "autograd")
         else:
-            auto = ("loop", "channels_last", "onednn", "fast")
+            auto = ("loop", "contiguous", "onednn", "fast")
         chosen = (self.jacobian, self.layout, self.conv, self.backward)
         return tuple(a if c == "auto" else c for c, a in zip(chosen, auto))  # type: ignore[return-value]
 

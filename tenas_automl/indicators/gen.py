@@ -90,6 +90,8 @@ class Gen(Indicator):
     higher_is_better = False
     cost = "high"
     settings_class = GenSettings
+    #: 2: the CPU plan keeps the batch contiguous (the official code's summation order).
+    version = 2
     space_defaults = {"darts": dict(DARTS_TINY)}
 
     def score_masks(self, space: Space, masks: Sequence[Mask], ctx: Context) -> np.ndarray:

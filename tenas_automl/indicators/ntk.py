@@ -79,6 +79,8 @@ class NTK(Indicator):
     higher_is_better = False
     cost = "medium"
     settings_class = NTKSettings
+    #: 2: the CPU plan keeps the batch contiguous (the official code's summation order).
+    version = 2
     #: TE-NAS on DARTS: 1 channel, a normal + a reduction cell, stem multiplier 1, batch 14.
     space_defaults = {"darts": {**DARTS_TINY, "batch_size": 14}}
 
