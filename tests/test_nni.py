@@ -503,6 +503,12 @@ def test_pruning_strategy_weighs_the_metric_model_against_the_indicators() -> No
         TENASPruningStrategy(surrogate_weight=-1)
 
 
+
+def test_the_evolution_strategy_fits_no_metric_model() -> None:
+    # The model and its weight belong to the pruning strategy; the shared base must not need them.
+    strategy = IndicatorEvolutionStrategy(["params"], device="cpu", seed=0)
+    assert strategy.surrogate_weight == 0.0 and strategy._metric_model() is None
+
 def strategy_key(arch: Any) -> tuple[Any, ...]:
     """The metric model's key of an NB201 arch: the op of each edge."""
     return tuple(ops[0] for ops in NB201.arch_to_mask(arch))

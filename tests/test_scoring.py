@@ -182,6 +182,22 @@ def test_atomic_writes_get_a_plain_files_mode_and_leave_nothing_behind_on_failur
     assert json.loads(fresh.read_text()) == {"a": 2} and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
 
 
+def test_atomic_writes_never_touch_the_process_umask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Setting and restoring the umask to read it races with other threads' file creation.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tenas_automl._io import atomic_write_json
+
+    def no_umask(_mask: int) -> int:
+        raise AssertionError("os.umask called")
+
+    monkeypatch.setattr(os, "umask", no_umask)
+    with ThreadPoolExecutor(4) as pool:
+        written = list(pool.map(lambda k: atomic_write_json(tmp_path / f"{k % 3}.json", {"k": k}), range(24)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.json", "1.json", "2.json"]
+    assert all(json.loads(p.read_text())["k"] % 3 == int(p.stem) for p in written)
+
+
 def test_iter_scores_sums_non_finite_scores_up_in_one_warning(caplog: pytest.LogCaptureFixture) -> None:
     nb201 = get_space("nb201")
     no_path = ["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",

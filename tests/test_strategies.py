@@ -421,3 +421,15 @@ def test_guided_order_adds_the_model_rank_to_the_indicator_rank() -> None:
     # 0-based average ranks: indicators 0, 1, 2; model 1.5, 1.5, 0 (the two zeros tie).
     assert guided_order(indicators, [0.0, 0.0, 1.0], 0.5).tolist() == [0.75, 1.75, 2.0]
     assert guided_order(indicators, [0.0, 0.0, 1.0], 2.0).argmin() == 2
+
+
+def test_searches_sharing_one_strategy_instance_in_threads_do_not_share_their_scores() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    space = get_space("nb201")
+    strategy = get_strategy("evolution", indicators=["params"], budget=40, seed=3, device="cpu")
+    alone = strategy.search(space)
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda _: strategy.search(space), range(2)))
+    assert [r.history for r in both] == [alone.history, alone.history]
+    assert all(r.arch == alone.arch and r.evaluations == alone.evaluations == 40 for r in both)

@@ -92,6 +92,10 @@ class _TrainingFreeStrategy(Strategy):
     #: finishes (models finished, budget) and during TE-NAS pruning. An attribute,
     #: not an argument, so NNI never has to serialise it with the strategy.
     progress: Callable[[int, int, str], None] | None = None
+    #: Weight of the metric model's rank beside the indicators' (see
+    #: :meth:`_best_by_indicators`); 0 here, so a strategy without a metric
+    #: model never fits one. :class:`TENASPruningStrategy` takes it as an argument.
+    surrogate_weight: float = 0.0
 
     def __init__(
         self,

@@ -122,6 +122,10 @@ class SearchState:
     #: Best architecture so far and its values, kept current for Ctrl-C.
     best: Hashable | None = None
     best_values: dict[str, float] | None = None
+    #: Indicator values of every architecture scored in this search.
+    scores: dict[Hashable, dict[str, float]] = field(default_factory=dict)
+    #: Architectures visited so far, in order (a dict as an ordered set).
+    seen: dict[Hashable, None] = field(default_factory=dict)
 
 
 class SearchStrategy(ABC):

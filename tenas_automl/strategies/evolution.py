@@ -43,16 +43,17 @@ EVOLUTION_PRESETS: dict[str, dict[str, int]] = {
 
 
 class _ArchScoringStrategy(SearchStrategy):
-    """Shared machinery: a per-search cache, batched scoring, best by rank sum."""
+    """Shared machinery: batched scoring into the search's state, best by rank sum.
+
+    What a search has scored lives on its :class:`SearchState`, not on the
+    instance, so searches never share it (one after the other or in threads).
+    """
 
     def __init__(self, *, batch_size: int = 32, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if batch_size < 1:
             raise SearchSettingError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.batch_size = int(batch_size)
-        self._cache: dict[Hashable, dict[str, float]] = {}
-        #: Architectures logged so far, in order (a dict as an ordered set).
-        self._seen: dict[Hashable, None] = {}
 
     def _effective_budget(self, space: Space, default: int) -> int:
         budget = self.budget if self.budget is not None else default
@@ -63,14 +64,14 @@ class _ArchScoringStrategy(SearchStrategy):
         """Score, log and report ``archs`` (in order), ``batch_size`` draws per evaluator call."""
         for start in range(0, len(archs), self.batch_size):
             chunk = archs[start : start + self.batch_size]
-            new = list(dict.fromkeys(a for a in chunk if a not in self._cache))
+            new = list(dict.fromkeys(a for a in chunk if a not in state.scores))
             if new:
                 values = self._evaluate(space, [space.arch_to_mask(a) for a in new])
                 for i, arch in enumerate(new):
-                    self._cache[arch] = {n: float(v[i]) for n, v in values.items()}
+                    state.scores[arch] = {n: float(v[i]) for n, v in values.items()}
             for arch in chunk:
                 self._record(space, state, arch)
-            state.evaluations = len(self._cache)
+            state.evaluations = len(state.scores)
             self._report(state.evaluations, total, f"best {self._short(space, state.best)}")
 
     def _argbest(self, rows: Sequence[dict[str, float]]) -> int:
@@ -85,17 +86,17 @@ class _ArchScoringStrategy(SearchStrategy):
     def _record(self, space: Space, state: SearchState, arch: Hashable) -> None:
         """Log one visit; "best" is over what was scored up to it, so the history
         does not depend on how the scoring was batched."""
-        revisit = arch in self._seen  # scored earlier in this search: no new evaluation
+        revisit = arch in state.seen  # scored earlier in this search: no new evaluation
         if not revisit:
-            self._seen[arch] = None
-            rows = [self._cache[a] for a in self._seen]
-            state.best = list(self._seen)[self._argbest(rows)]
-            state.best_values = self._cache[state.best]
+            state.seen[arch] = None
+            rows = [state.scores[a] for a in state.seen]
+            state.best = list(state.seen)[self._argbest(rows)]
+            state.best_values = state.scores[state.best]
         state.history.append(
             {
                 "step": len(state.history),
                 "arch": space.format(arch),
-                **self._cache[arch],
+                **state.scores[arch],
                 "revisit": revisit,
                 "best": space.format(state.best),
             }
@@ -148,7 +149,6 @@ class RegularizedEvolution(_ArchScoringStrategy):
         self.max_steps = max_steps
 
     def _search(self, space: Space, state: SearchState) -> tuple[Hashable, dict[str, float]]:
-        self._cache, self._seen = {}, {}
         budget = self._effective_budget(space, EVOLUTION_PRESETS["fast"]["budget"])
         max_steps = self.max_steps if self.max_steps is not None else 50 * budget
         init = self._initial(space, state.rng, budget)
@@ -156,23 +156,23 @@ class RegularizedEvolution(_ArchScoringStrategy):
         self._visit(space, state, init, budget)
         population = deque(init)
         steps = 0
-        while len(self._cache) < budget and steps < max_steps:
+        while len(state.scores) < budget and steps < max_steps:
             pick = state.rng.choice(len(population), size=min(self.tournament_size, len(population)), replace=False)
             tournament = [population[i] for i in pick]
-            parent = tournament[self._argbest([self._cache[a] for a in tournament])]
+            parent = tournament[self._argbest([state.scores[a] for a in tournament])]
             child = space.mutate(parent, state.rng)
             self._visit(space, state, [child], budget)
             population.append(child)
             if len(population) > self.population_size:
                 population.popleft()
             steps += 1
-        if len(self._cache) < budget:
+        if len(state.scores) < budget:
             logger.warning(
                 "evolution stopped after %d steps with %d of %d architectures scored",
-                steps, len(self._cache), budget,
+                steps, len(state.scores), budget,
             )
         assert state.best is not None
-        return state.best, dict(self._cache[state.best])
+        return state.best, dict(state.scores[state.best])
 
     def _initial(self, space: Space, rng: np.random.Generator, budget: int) -> list[Hashable]:
         """Random members, stopping early once ``budget`` distinct ones are drawn."""
@@ -200,10 +200,9 @@ class RandomSearch(_ArchScoringStrategy):
     default_budget = 100
 
     def _search(self, space: Space, state: SearchState) -> tuple[Hashable, dict[str, float]]:
-        self._cache, self._seen = {}, {}
         n = self.budget if self.budget is not None else self.default_budget
         draws = [space.sample(state.rng) for _ in range(n)]
         state.best = draws[0]
         self._visit(space, state, draws, len(set(draws)))
         assert state.best is not None
-        return state.best, dict(self._cache[state.best])
+        return state.best, dict(state.scores[state.best])
