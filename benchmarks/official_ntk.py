@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from tenas_automl._io import atomic_write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 REFERENCE_TOOLS = SHARED / "tools" / "official-reference"
@@ -113,9 +115,7 @@ def _load(out: Path) -> dict[str, Any]:
 
 
 def _save(out: Path, doc: dict[str, Any]) -> None:
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1))
-    tmp.replace(out)
+    atomic_write_json(out, doc)
 
 
 def cmd_official(args: argparse.Namespace) -> None:
