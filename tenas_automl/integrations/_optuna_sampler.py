@@ -92,12 +92,9 @@ class TrainingFreeSampler(BaseSampler):
     (the pruning result until a trial completes). With the NB201 accuracy as
     objective, ``strategy="prune"`` with ``ntk, lr`` and the NTK on 32 images
     (``overrides={"ntk": {"batch_size": 32}}``, the ``fast`` pruning preset)
-    is the best recipe measured: 94.28 +- 0.20 after 20 trials over 36 seeds,
-    24 of them finding the space's best cell, level with TPE's 94.28 +- 0.14
-    after 100 trials (17 of 36); about 5 minutes per study on one CPU core
-    (``lr`` alone: 94.31 on 40 fresh seeds in seconds). The evolution default with
-    ``naswot, lr`` reaches 94.13 over 20 seeds; the objective model below
-    leaves it about where it was (benchmarks/README.md).
+    is the best recipe measured, level with TPE after five times as many
+    trials; ``lr`` alone comes close in seconds per study. Figures and
+    commands: ``benchmarks/README.md``, section "Optuna".
 
     Once two trials have values, both strategies rank a trial's candidates by
     the indicators' rank sum plus ``surrogate_weight`` times their rank under
@@ -142,13 +139,10 @@ class TrainingFreeSampler(BaseSampler):
         candidates_per_trial: architectures scored per proposal.
         n_startup_trials, population_size, tournament_size: evolution settings.
             The defaults (5 startup trials, 12 candidates) were chosen on
-            synthetic indicators of the measured rank correlation and
-            checked with the real ones: with NB201 accuracy as objective and
-            ``naswot, lr``, best after 20 trials 94.24 against 94.15 for 10
-            startup trials and 8 candidates (seeds 0-9), 94.13 over 20 seeds.
-            The search goes where the indicators point: on NB201, 6 of the
-            20 seeds stop at a 93.98 cell that ``naswot`` and ``ntk`` rank
-            above its 94.36 neighbour (benchmarks/README.md).
+            synthetic indicators of the measured rank correlation
+            (``benchmarks/optuna_sampler_sim.py``) and checked with the real
+            ones. The search goes where the indicators point: a cell whose
+            better neighbour they all rank low stops it.
         device, dataset, data_dir, mode, overrides: indicator evaluation, as
             for :func:`tenas_automl.indicators.evaluate`.
         indicator_seed: seed of the indicators' weights and batches.
@@ -165,8 +159,7 @@ class TrainingFreeSampler(BaseSampler):
         surrogate_weight: weight of the objective model's rank beside the
             indicators' (0: indicators only). The default 0.5 was chosen with
             ``lr`` on seeds 0-39 of the NB201 benchmark (weights 0.5 and 1
-            alike, 2 no better than 0); with ``ntk, lr`` it takes the prune
-            recipe above from 94.18 to 94.28 after 20 trials.
+            alike, 2 no better than 0).
     """
 
     def __init__(

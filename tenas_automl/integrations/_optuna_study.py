@@ -163,8 +163,8 @@ def run_optuna_study(
         preset: ``prune`` only: the indicator settings of a pruning preset
             (:data:`tenas_automl.strategies.PRUNE_PRESETS`) for the pruning
             run and the screening of its neighbours; ``overrides`` win.
-            ``"fast"`` (NTK on 32 images) is the benchmarked recipe: 94.28
-            after 20 trials on NB201, 36 seeds (benchmarks/README.md).
+            ``"fast"`` (NTK on 32 images) is the benchmarked recipe
+            (``benchmarks/README.md``).
         progress: ``progress(done, total, info)`` after each trial, and during
             the prune sampler's one-off pruning run inside the first trial
             (``info`` ``"TE-NAS pruning 24/54 round 1"`` ...).

@@ -31,8 +31,8 @@ Nothing is proposed twice, in flight or not (NB201 architectures are compared
 up to isomorphism); when every architecture the search space allows has been
 proposed the tuner raises ``nni.NoMoreTrialError``.
 
-Scoring cost: ``scoring="fast"`` (default) uses cheap indicator settings, about
-0.3 s per architecture on one CPU core for ``ntk`` + ``lr`` (see
+Scoring cost: ``scoring="fast"`` (default) uses cheap indicator settings, a
+fraction of a second per architecture on one CPU core for ``ntk`` + ``lr`` (see
 :data:`SCORING_PRESETS`); ``scoring="paper"`` uses the papers' settings
 (seconds per architecture); ``overrides`` adjusts single settings on top.
 
@@ -86,9 +86,8 @@ STRATEGIES = ("evolution", "random")
 OPTIMIZE_MODES = ("maximize", "minimize")
 CHECKPOINT_FILE = "training_free_tuner.json"
 #: Indicator settings per preset, applied to the chosen indicators only. ``fast``
-#: keeps each network but shrinks batches and repeats (NB201, 100 random cells:
-#: ntk+lr rank sum Kendall tau 0.55 with CIFAR-10 accuracy, 0.36 s per cell on
-#: a busy CPU core; ``paper`` took about 13 s per cell there).
+#: keeps each network but shrinks batches and repeats, for about 1/30 of
+#: ``paper``'s cost per cell.
 SCORING_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "fast": {
         "ntk": {"batch_size": 16, "repeats": 1},
