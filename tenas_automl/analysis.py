@@ -65,11 +65,21 @@ def correlate(
     directions: Mapping[str, bool],
     *,
     combined: bool = True,
+    combinations: Sequence[str] = (),
 ) -> list[Correlation]:
-    """Kendall tau and Spearman rho of each indicator vs each dataset's accuracy."""
+    """Kendall tau and Spearman rho of each indicator vs each dataset's accuracy.
+
+    ``combined`` adds the TE-NAS rank sum of all indicators; ``combinations``
+    names combinations (:mod:`tenas_automl.indicators.combinations`) whose
+    members are all in ``scores``, computed over this pool.
+    """
+    from tenas_automl.indicators.combinations import get_combination
+
     good = {name: goodness(v, directions[name]) for name, v in scores.items()}
     if combined and len(scores) > 1:
         good[COMBINED] = combined_goodness(scores, directions)
+    for name in combinations:
+        good[name] = get_combination(name).combine(scores)
     out = []
     for dataset, acc in accuracies.items():
         acc = np.asarray(acc, dtype=float)
@@ -197,26 +207,28 @@ def correlate_sample(
 ) -> CorrelationReport:
     """Score a seeded sample of ``space`` and correlate every indicator with the benchmark."""
     from tenas_automl.indicators import higher_is_better
+    from tenas_automl.indicators.combinations import split_combinations
     from tenas_automl.scoring import score_many
 
     from tenas_automl.errors import TenasError
 
     if n < 3:
         raise TenasError(f"--sample must be at least 3 to compute a correlation, got {n}")
+    names, combos = split_combinations(indicators)
     archs = sample_archs(space, n, seed)
-    results = list(score_many(space, archs, indicators=list(indicators), seed=seed, progress=progress, **score_kwargs))
-    scores = {name: np.array([r.values[name] for r in results], dtype=float) for name in indicators}
+    results = list(score_many(space, archs, indicators=names, seed=seed, progress=progress, **score_kwargs))
+    scores = {name: np.array([r.values[name] for r in results], dtype=float) for name in names}
     done = [space.parse(r.arch) if isinstance(r.arch, str) else r.arch for r in results]
     accuracies = {
         ds: np.array([space.benchmark_accuracy(a, ds) for a in done], dtype=float) for ds in datasets
     }
-    directions = {name: higher_is_better(name) for name in indicators}
+    directions = {name: higher_is_better(name) for name in names}
     return CorrelationReport(
         space=space.name,
         archs=[space.format(a) for a in done],
         scores=scores,
         accuracies=accuracies,
-        correlations=correlate(scores, accuracies, directions),
+        correlations=correlate(scores, accuracies, directions, combinations=combos),
         seed=seed,
         mode=str(score_kwargs.get("mode", "paper")),
     )

@@ -22,7 +22,15 @@ name          better  what (paper network on NB201)
 ``jacov``     higher  input-Jacobian correlation score, 64 images
 ``snip``      higher  sum |w * dL/dw|, 64 images
 ``grad_norm`` higher  sum of layer gradient norms, 64 images
+``az_*``      higher  AZ-NAS expressivity, progressivity, trainability: 16 ch /
+                      5 cells, Kaiming fan-in init, 64 ``randn`` images
+``zico``      higher  ZiCo: log sum mean|g| / std g per layer, 2 x 64 images
+``meco``      higher  MeCo: sum of the smallest eigenvalue of each module's
+                      channel correlation, one image
 ============= ======= ==========================================================
+
+Combinations computed within a pool (:mod:`~tenas_automl.indicators.combinations`):
+``az``, AZ-NAS's log-rank sum (:func:`log_rank_sum`) of its three scores and FLOPs.
 
 Modes: ``paper`` reproduces the official code (NTK's NaN -> 1e5; ReLUs on
 dead branches still count; G's kernel includes NB201's reduction blocks);
@@ -40,23 +48,28 @@ reduction cell, stem multiplier 1; NTK batch 14, 24 on ImageNet).
 
 from __future__ import annotations
 
-from tenas_automl.indicators.aggregate import rank, rank_sum
+from tenas_automl.indicators.aggregate import log_rank_sum, rank, rank_sum
 from tenas_automl.indicators.base import MODES, Context, Indicator, JacobianSettings, NetSettings, Settings
+from tenas_automl.indicators.combinations import COMBINATIONS, Combination, get_combination
 from tenas_automl.indicators.registry import INDICATORS, get_indicator, higher_is_better, list_indicators
 from tenas_automl.indicators.runner import evaluate, make_context, score_in_context
 
 __all__ = [
+    "COMBINATIONS",
     "INDICATORS",
     "MODES",
+    "Combination",
     "Context",
     "Indicator",
     "JacobianSettings",
     "NetSettings",
     "Settings",
     "evaluate",
+    "get_combination",
     "get_indicator",
     "higher_is_better",
     "list_indicators",
+    "log_rank_sum",
     "make_context",
     "rank",
     "rank_sum",

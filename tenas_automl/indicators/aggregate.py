@@ -68,3 +68,36 @@ def rank_sum(
         total = r if total is None else total + r
     assert total is not None
     return total
+
+
+def log_rank_sum(
+    values_by_name: Mapping[str, object],
+    higher_is_better: Mapping[str, bool] | None = None,
+    weights: Mapping[str, float] | None = None,
+) -> np.ndarray:
+    """AZ-NAS's non-linear rank aggregation: sum over indicators of ``w * log(rank / N)``.
+
+    Within the pool, ``rank`` runs from 1 (worst) to N (best) in each
+    indicator's direction, ties sharing their average rank, so the best value
+    adds ``log 1 = 0`` and a poor one a large negative number: an architecture
+    must be good on every member to score well. Non-finite values (failed
+    scores) tie below every finite one. Higher is better.
+    """
+    if not values_by_name:
+        raise ValueError("log_rank_sum needs at least one indicator")
+    total: np.ndarray | None = None
+    for name, values in values_by_name.items():
+        if higher_is_better is not None and name in higher_is_better:
+            hib = higher_is_better[name]
+        else:
+            from tenas_automl.indicators.registry import higher_is_better as direction
+
+            hib = direction(name)
+        r = rank(values, hib, method="average")  # 0 = best
+        n = r.size
+        term = np.log((n - r) / n) * (1.0 if weights is None else float(weights.get(name, 1.0)))
+        if total is not None and term.shape != total.shape:
+            raise ValueError(f"indicator {name!r} has {term.size} values, expected {total.size}")
+        total = term if total is None else total + term
+    assert total is not None
+    return total

@@ -17,6 +17,7 @@ from collections.abc import Hashable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from torch import nn
 
 #: Alive operations per edge, in the space's edge order.
@@ -35,6 +36,12 @@ class Supernet(nn.Module):
 
     def set_mask(self, mask: Mask) -> None:
         """Make ``mask`` (a sub-mask of the one built with) the alive set."""
+        raise NotImplementedError
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output (the input itself without a stem) and every cell's
+        output, reduction blocks included, in forward order: the feature maps
+        AZ-NAS reads. The classifier head is not run."""
         raise NotImplementedError
 
     def cell_parameters(self) -> Iterator[nn.Parameter]:

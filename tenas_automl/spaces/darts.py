@@ -425,6 +425,15 @@ class DartsSupernet(Supernet):
             if not name.startswith("cells.") or id(p) in alive:
                 yield name, p
 
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output and every cell's output (see :meth:`Supernet.features`)."""
+        s0 = s1 = self.stem(x) if self.stem is not None else x
+        out = [s1]
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, self._cell_mask(self.mask, cell.reduction), self._mean)
+            out.append(s1)
+        return out
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s0 = s1 = self.stem(x) if self.stem is not None else x
         for cell in self.cells:

@@ -287,6 +287,15 @@ class NB201Network(Supernet):
         return (p for _, p in self.named_cell_parameters(search_only))
 
     # -- forward -----------------------------------------------------------
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output and every cell's and reduction block's output (see :meth:`Supernet.features`)."""
+        feature = self.stem(x) if self.stem is not None else x
+        out = [feature]
+        for cell in self.cells:
+            feature = cell(feature)
+            out.append(feature)
+        return out
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feature = self.stem(x) if self.stem is not None else x
         for cell in self.cells:

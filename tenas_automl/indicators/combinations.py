@@ -1,0 +1,73 @@
+"""Named combinations of indicators, computed within the pool being ranked.
+
+A combination is not a per-architecture score: its value for an architecture
+depends on the other architectures it is ranked with (a ``correlate`` sample,
+a ``score`` list, a search's population). Each one names its members, which
+are scored as usual, and how their ranks are combined.
+
+- ``az``: AZ-NAS's aggregate (Lee and Ham, CVPR 2024), the log-rank sum
+  (:func:`~tenas_automl.indicators.aggregate.log_rank_sum`) of its
+  expressivity, progressivity and trainability and the network's FLOPs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tenas_automl.errors import UnknownNameError
+from tenas_automl.indicators.aggregate import log_rank_sum
+
+
+@dataclass(frozen=True)
+class Combination:
+    """A log-rank aggregation of ``members`` (higher is better), optionally weighted."""
+
+    name: str
+    members: tuple[str, ...]
+    description: str
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+    def combine(self, scores: Mapping[str, object]) -> np.ndarray:
+        """The combination's values over the pool whose member scores are ``scores``."""
+        missing = [m for m in self.members if m not in scores]
+        if missing:
+            raise UnknownNameError(f"member of {self.name}", missing[0], list(scores))
+        return log_rank_sum({m: scores[m] for m in self.members}, weights=self.weights or None)
+
+
+COMBINATIONS: dict[str, Combination] = {
+    c.name: c
+    for c in (
+        Combination(
+            "az",
+            ("az_expressivity", "az_progressivity", "az_trainability", "flops"),
+            "AZ-NAS aggregate: log-rank sum of expressivity, progressivity, trainability and FLOPs",
+        ),
+    )
+}
+
+
+def get_combination(name: str) -> Combination:
+    if name not in COMBINATIONS:
+        raise UnknownNameError("combination", name, COMBINATIONS)
+    return COMBINATIONS[name]
+
+
+def split_combinations(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(indicators to score, combinations to compute) for a list of names.
+
+    Combination names are replaced by their members (each indicator once, in
+    order of first appearance); other names pass through unchanged.
+    """
+    indicators: dict[str, None] = {}
+    combos: list[str] = []
+    for name in names:
+        if name in COMBINATIONS:
+            combos.append(name)
+            indicators.update(dict.fromkeys(COMBINATIONS[name].members))
+        else:
+            indicators[name] = None
+    return list(indicators), combos
