@@ -159,7 +159,7 @@ def test_new_indicators_score_darts_masks() -> None:
     space = get_space("darts")
     rng = np.random.default_rng(0)
     masks = [space.arch_to_mask(space.sample(rng)) for _ in range(2)]
-    got = evaluate(space, masks, [*AZ, "zico", "meco"], seed=0, device="cpu")
+    got = evaluate(space, masks, [*AZ, "zico", "meco"], seed=0, device="cpu", mode="clean")
     for name, values in got.items():
         assert np.isfinite(values).all(), name
 
@@ -184,3 +184,68 @@ def test_az_combination_in_a_correlation_report() -> None:
     assert set(report.scores) == {*AZ, "flops"}
     names = {c.indicator for c in report.correlations}
     assert {"az", "combined", *AZ, "flops"} <= names
+
+
+# -- VKDNW -----------------------------------------------------------------------
+def test_covariance_cholesky_factors_the_softmax_covariance() -> None:
+    from tenas_automl.indicators.vkdnw import covariance_cholesky, smoothed_probabilities
+
+    prob = smoothed_probabilities(torch.randn(5, 6, dtype=torch.float64), 0.05)
+    low = covariance_cholesky(prob)
+    cov = torch.diag_embed(prob) - prob[:, :, None] * prob[:, None, :]
+    torch.testing.assert_close(low @ low.transpose(1, 2), cov)
+    assert torch.equal(low, torch.tril(low))
+
+
+def test_fisher_of_a_linear_softmax_model() -> None:
+    # logits = W x: dlogit_k / dW[o, i] = [k == o] x_i, so with C_b the covariance of
+    # sample b's smoothed softmax, F[(o, i), (o', i')] = mean_b C_b[o, o'] x_bi x_bi'.
+    from tenas_automl.indicators.vkdnw import fisher_matrix, logit_jacobian, smoothed_probabilities
+
+    torch.manual_seed(0)
+    layer = nn.Linear(3, 4, bias=False).double()
+    x = torch.randn(7, 3, dtype=torch.float64)
+    jac = logit_jacobian(layer, x, [("weight", layer.weight)], p=12)  # all 12 scalars
+    with torch.no_grad():
+        logits = layer(x)
+    prob = smoothed_probabilities(logits, 0.05)
+    cov = torch.diag_embed(prob) - prob[:, :, None] * prob[:, None, :]
+    expected = torch.einsum("bop,bi,bj->oipj", cov, x, x).reshape(12, 12) / 7
+    torch.testing.assert_close(fisher_matrix(jac, logits, clean=True), expected)
+
+
+def test_fast_jacobian_equals_torch_func_on_conv_bn_linear() -> None:
+    from tenas_automl.indicators.vkdnw import logit_jacobian, logit_jacobian_func, running_parameters
+
+    torch.manual_seed(1)
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1, stride=2, bias=True), nn.BatchNorm2d(4), nn.ReLU(),
+        nn.Conv2d(4, 4, 3, padding=2, dilation=2, groups=2, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5),
+    ).double()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    net.eval()
+    x = torch.randn(6, 3, 8, 8, dtype=torch.float64)
+    params = running_parameters(net, x)
+    torch.testing.assert_close(logit_jacobian(net, x, params, 3), logit_jacobian_func(net, x, params, 3))
+
+
+def test_vkdnw_decile_entropy_and_settings() -> None:
+    from tenas_automl.indicators.vkdnw import decile_entropy
+
+    assert decile_entropy(torch.full((50,), 3.0)) == pytest.approx(math.log(9), rel=1e-6)
+    with pytest.raises(TenasError, match="p=0"):
+        get_indicator("vkdnw", p=0)
+
+
+def test_vkdnw_counts_the_parameter_tensors_that_run() -> None:
+    # All-skip cells have no parameters: stem conv + BN (3), two residual blocks
+    # (2 x (3 + 3 + 1)), the last BN (2) and the classifier (2): 21 tensors.
+    all_skip = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+    got = _scores([all_skip, GOOD], ("vkdnw",))["vkdnw"]
+    assert int(got[0]) == 21 and 0 < got[0] - 21 < 0.25
+    assert int(got[1]) == 21 + 15 * 5 * 3  # five convolutions per cell, 15 cells

@@ -7,7 +7,7 @@ values share a rank and the next distinct value gets the next integer. NaN and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 from scipy.stats import rankdata
@@ -74,14 +74,17 @@ def log_rank_sum(
     values_by_name: Mapping[str, object],
     higher_is_better: Mapping[str, bool] | None = None,
     weights: Mapping[str, float] | None = None,
+    dense: Collection[str] = (),
 ) -> np.ndarray:
     """AZ-NAS's non-linear rank aggregation: sum over indicators of ``w * log(rank / N)``.
 
     Within the pool, ``rank`` runs from 1 (worst) to N (best) in each
     indicator's direction, ties sharing their average rank, so the best value
     adds ``log 1 = 0`` and a poor one a large negative number: an architecture
-    must be good on every member to score well. Non-finite values (failed
-    scores) tie below every finite one. Higher is better.
+    must be good on every member to score well. Members in ``dense`` are
+    ranked densely instead (1 to the number of distinct values, as VKDNW ranks
+    its score). Non-finite values (failed scores) tie below every finite one.
+    Higher is better.
     """
     if not values_by_name:
         raise ValueError("log_rank_sum needs at least one indicator")
@@ -93,9 +96,10 @@ def log_rank_sum(
             from tenas_automl.indicators.registry import higher_is_better as direction
 
             hib = direction(name)
-        r = rank(values, hib, method="average")  # 0 = best
+        r = rank(values, hib, method="dense" if name in dense else "average")  # 0 = best
         n = r.size
-        term = np.log((n - r) / n) * (1.0 if weights is None else float(weights.get(name, 1.0)))
+        top = r.max() + 1 if name in dense else n
+        term = np.log((top - r) / n) * (1.0 if weights is None else float(weights.get(name, 1.0)))
         if total is not None and term.shape != total.shape:
             raise ValueError(f"indicator {name!r} has {term.size} values, expected {total.size}")
         total = term if total is None else total + term

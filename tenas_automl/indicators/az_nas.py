@@ -21,12 +21,13 @@ network (16 channels, 5 cells per stage), Kaiming-normal fan-in weights
 (biases 0, BatchNorm 1 and 0), train-mode BatchNorm, one batch of 64
 ``randn`` images at the data's resolution, float32. Where the official code's
 eigenvalues are NaN it reports -inf; so do these indicators in ``paper`` mode.
-Eigenvalues are clamped at 0: float32 rounding can make the zero eigenvalues
-of a rank-deficient covariance slightly negative, which turns the official
-entropy NaN (on NB201 this is rare; DARTS's 48-channel stem, which reads
-27-value patches, hits it on most draws). ``clean`` mode takes the spectrum
-in float64 and reports NaN, not -inf, for a feature map that is constant (a
-cell with no path from input to output).
+Float32 rounding can make the zero eigenvalues of a rank-deficient covariance
+slightly negative; ``log(p + 1e-8)`` is then NaN and the official code, like
+``paper`` mode, scores the architecture -inf (some NB201 cells of skips and
+pools; DARTS's 48-channel stem, which reads 27-value patches, on most draws).
+``clean`` mode takes the spectrum in float64 with eigenvalues clamped at 0,
+and reports NaN, not -inf, for a feature map that is constant (a cell with
+no path from input to output). Use ``clean`` on DARTS.
 
 The three indicators share one computation: scoring any of them for a mask
 scores all three and keeps the other two for the same call.
@@ -99,10 +100,9 @@ def spectral_entropy(feature: torch.Tensor, clean: bool = False) -> float:
         f = f.to(torch.float64)
     f = f - f.mean(0, keepdim=True)
     sigma = f.T @ f / f.shape[0]
-    # A rank-deficient covariance (DARTS's 48-channel stem reads 27-value patches)
-    # has zero eigenvalues that rounding can make slightly negative; the official
-    # entropy then turns NaN. Clamped here in both modes.
-    s = torch.linalg.eigvalsh(sigma).clamp(min=0.0)
+    s = torch.linalg.eigvalsh(sigma)
+    if clean:  # rounding can make the zero eigenvalues of a rank-deficient covariance negative
+        s = s.clamp(min=0.0)
     p = s / s.sum()
     return float(-(p * torch.log(p + ENTROPY_EPS)).sum())
 
@@ -190,31 +190,48 @@ class _AzIndicator(Indicator):
 
     @staticmethod
     def _network(s: AzSettings, ctx: Context, wi: int) -> Supernet:
-        base = ctx.network(s, wi)
-        if s.init == "default":
-            return base
-
-        def make() -> Supernet:
-            net = copy.deepcopy(base)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(derive_seed(ctx.seed, "kaiming", wi))
-                kaiming_fan_in_init(net)
-            return net.train()
-
-        return ctx.memo(("az-network", s.digest(), wi), make)
+        return initialised_network(ctx, s, s.init, wi)
 
     @staticmethod
     def _input(s: AzSettings, ctx: Context, di: int) -> torch.Tensor:
         if s.input == "images":
             return ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size)[0]
-        size = s.input_size or ctx.data.train_images.shape[1]
-        shape = (s.batch_size, s.in_channels, size, size)
+        return random_images(ctx, s, di)
 
-        def make() -> torch.Tensor:
-            gen = torch.Generator().manual_seed(derive_seed(ctx.seed, "randn", di))
-            return torch.randn(shape, generator=gen).to(ctx.device)
 
-        return ctx.memo(("randn", shape, di), make)
+def initialised_network(ctx: Context, s: NetSettings, init: str, wi: int) -> Supernet:
+    """The network ``s`` describes (weights index ``wi``), re-initialised by ``init``.
+
+    ``kaiming_normal_fan_in`` draws from a generator seeded by the context's
+    seed and ``wi``; the copy is memoised, so AZ-NAS's and VKDNW's indicators
+    share it. Returned in train mode.
+    """
+    base = ctx.network(s, wi)
+    if init == "default":
+        return base
+    check_choice("init", init, INITS)
+    config = tuple(sorted(s.net_kwargs(ctx.data.num_classes).items()))
+
+    def make() -> Supernet:
+        net = copy.deepcopy(base)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(ctx.seed, "kaiming", wi))
+            kaiming_fan_in_init(net)
+        return net.train()
+
+    return ctx.memo(("kaiming-network", config, wi), make)
+
+
+def random_images(ctx: Context, s: NetSettings, di: int) -> torch.Tensor:
+    """``s.batch_size`` standard-normal images at the data's resolution (or ``s.input_size``)."""
+    size = s.input_size or ctx.data.train_images.shape[1]
+    shape = (s.batch_size, s.in_channels, size, size)
+
+    def make() -> torch.Tensor:
+        gen = torch.Generator().manual_seed(derive_seed(ctx.seed, "randn", di))
+        return torch.randn(shape, generator=gen).to(ctx.device)
+
+    return ctx.memo(("randn", shape, di), make)
 
 
 class AzExpressivity(_AzIndicator):

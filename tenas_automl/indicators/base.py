@@ -45,7 +45,7 @@ def derive_seed(seed: int, *keys: Hashable) -> int:
 
 
 #: Settings fields added after scores were first cached, with their defaults.
-_ADDED_LATER: dict[str, Any] = {"first_repeat": 0, "backward": "auto"}
+_ADDED_LATER: dict[str, Any] = {"first_repeat": 0, "backward": "auto", "init": "default"}
 _MISSING = object()
 
 

@@ -18,7 +18,9 @@ better", as in that paper.
 - ``grad_norm``: sum over conv and linear layers of ||dL/dw||_2.
 - ``jacov``: input Jacobian of the summed outputs; with Sigma its per-sample
   correlation matrix and v its eigenvalues, -sum(log(v + k) + 1/(v + k)),
-  k = 1e-5.
+  k = 1e-5. AZ-NAS's and VKDNW's ports compute the same formula on one real
+  batch of 64 in train mode, on Kaiming-normal fan-in weights instead of
+  PyTorch's default ones (``init="kaiming_normal_fan_in"`` here).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from torch import nn
 
 from tenas_automl.indicators._nn import is_constant, logits, resolve_layout, to_layout
 from tenas_automl.indicators._repeats import mean_over_repeats
+from tenas_automl.errors import check_choice
+from tenas_automl.indicators.az_nas import INITS, initialised_network
 from tenas_automl.indicators.base import Context, Indicator, NetSettings
 from tenas_automl.spaces.base import Mask, Space, Supernet
 
@@ -70,6 +74,13 @@ class ZeroCostSettings(NetSettings):
     #: Memory format of the batch; ``auto``: channels-last on CPU (about 2x
     #: faster there, float-noise differences), contiguous on CUDA.
     layout: str = "auto"
+    #: ``default`` (PyTorch's, as the zero-cost-proxies code) or
+    #: ``kaiming_normal_fan_in`` (as AZ-NAS's and VKDNW's ports of ``jacov``).
+    init: str = "default"
+
+    def validate(self) -> None:
+        super().validate()
+        check_choice("init", self.init, INITS)
 
 
 @dataclass(frozen=True)
@@ -191,7 +202,10 @@ class _FullNetIndicator(Indicator):
             x, y = ctx.images(s.batch_size, index=di, augment=s.augment, input_size=s.input_size)
             return to_layout(x, layout), y
 
-        return mean_over_repeats(s, masks, ctx, batch, lambda net, xy: self._score(net, *xy))
+        return mean_over_repeats(
+            s, masks, ctx, batch, lambda net, xy: self._score(net, *xy),
+            network=lambda wi: initialised_network(ctx, s, s.init, wi),
+        )
 
     def _score(self, net: Supernet, x: torch.Tensor, y: torch.Tensor) -> float:
         raise NotImplementedError

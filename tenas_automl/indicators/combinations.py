@@ -8,6 +8,11 @@ are scored as usual, and how their ranks are combined.
 - ``az``: AZ-NAS's aggregate (Lee and Ham, CVPR 2024), the log-rank sum
   (:func:`~tenas_automl.indicators.aggregate.log_rank_sum`) of its
   expressivity, progressivity and trainability and the network's FLOPs.
+- ``vkdnw_agg``: VKDNW's aggregate (Tybl and Neumann, CVPR 2025), the
+  log-rank sum of ``vkdnw`` (dense ranks, as VKDNW ranks its (tensors,
+  entropy) pairs), AZ-NAS's expressivity and trainability, FLOPs and
+  ``jacov``. VKDNW's ``jacov`` runs on Kaiming-normal fan-in weights; pass
+  ``overrides={"jacov": {"init": "kaiming_normal_fan_in"}}`` to match it.
 """
 
 from __future__ import annotations
@@ -29,13 +34,15 @@ class Combination:
     members: tuple[str, ...]
     description: str
     weights: Mapping[str, float] = field(default_factory=dict)
+    #: Members ranked densely (see :func:`log_rank_sum`).
+    dense: tuple[str, ...] = ()
 
     def combine(self, scores: Mapping[str, object]) -> np.ndarray:
         """The combination's values over the pool whose member scores are ``scores``."""
         missing = [m for m in self.members if m not in scores]
         if missing:
             raise UnknownNameError(f"member of {self.name}", missing[0], list(scores))
-        return log_rank_sum({m: scores[m] for m in self.members}, weights=self.weights or None)
+        return log_rank_sum({m: scores[m] for m in self.members}, weights=self.weights or None, dense=self.dense)
 
 
 COMBINATIONS: dict[str, Combination] = {
@@ -45,6 +52,13 @@ COMBINATIONS: dict[str, Combination] = {
             "az",
             ("az_expressivity", "az_progressivity", "az_trainability", "flops"),
             "AZ-NAS aggregate: log-rank sum of expressivity, progressivity, trainability and FLOPs",
+        ),
+        Combination(
+            "vkdnw_agg",
+            ("vkdnw", "az_expressivity", "az_trainability", "flops", "jacov"),
+            "VKDNW aggregate: log-rank sum of vkdnw (dense ranks), AZ-NAS expressivity and "
+            "trainability, FLOPs and jacov",
+            dense=("vkdnw",),
         ),
     )
 }
