@@ -249,3 +249,28 @@ def test_vkdnw_counts_the_parameter_tensors_that_run() -> None:
     got = _scores([all_skip, GOOD], ("vkdnw",))["vkdnw"]
     assert int(got[0]) == 21 and 0 < got[0] - 21 < 0.25
     assert int(got[1]) == 21 + 15 * 5 * 3  # five convolutions per cell, 15 cells
+
+
+# -- SWAP ------------------------------------------------------------------------
+def test_swap_counts_distinct_unit_patterns_over_samples() -> None:
+    from tenas_automl.indicators.swap import swap_score
+
+    conv = nn.Conv2d(1, 1, 1, bias=False)
+    nn.init.ones_(conv.weight)
+    net = nn.Sequential(conv, nn.ReLU())
+    # Units (pixels) x samples: unit 0 fires on both, unit 1 on the second only,
+    # unit 2 like unit 0: two distinct patterns; 1 parameter = 0.001 thousand.
+    x = torch.tensor([[[[1.0, -1.0, 2.0]]], [[[1.0, 1.0, 3.0]]]])
+    assert swap_score(net, x) == (2, pytest.approx(0.001))
+    many = torch.randn(70, 1, 2, 8, generator=torch.Generator().manual_seed(0))  # > 62 samples: packed path
+    assert swap_score(net, many)[0] == int(torch.unique((many > 0).reshape(70, -1).T, dim=0).shape[0])
+
+
+def test_swap_regularisation_and_settings() -> None:
+    with pytest.raises(TenasError, match="both mu and sigma"):
+        get_indicator("swap", mu=100.0)
+    plain = _scores([GOOD], ("swap",))["swap"][0]
+    space = get_space("nb201")
+    mask = space.arch_to_mask(space.parse(GOOD))
+    reg = evaluate(space, [mask], [get_indicator("swap", mu=0.0, sigma=1e12)], seed=0, device="cpu")["swap"][0]
+    assert 0 < reg <= plain and reg == pytest.approx(plain, rel=1e-3)

@@ -13,6 +13,7 @@ from tenas_automl.indicators.linear_regions import LinearRegions
 from tenas_automl.indicators.meco import Meco
 from tenas_automl.indicators.naswot import Naswot
 from tenas_automl.indicators.ntk import NTK
+from tenas_automl.indicators.swap import Swap
 from tenas_automl.indicators.vkdnw import Vkdnw
 from tenas_automl.indicators.zico import Zico
 
@@ -21,7 +22,7 @@ INDICATORS: dict[str, type[Indicator]] = {
     cls.name: cls
     for cls in (
         NTK, LinearRegions, Gen, Naswot, Params, Flops, Synflow, Jacov, Snip, GradNorm,
-        AzExpressivity, AzProgressivity, AzTrainability, Zico, Meco, Vkdnw,
+        AzExpressivity, AzProgressivity, AzTrainability, Zico, Meco, Vkdnw, Swap,
     )
 }
 
