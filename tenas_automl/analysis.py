@@ -32,6 +32,10 @@ class Correlation:
     spearman_rho: float
     n: int
     nonfinite: int
+    #: Accuracy of the architecture the indicator ranks first, and the mean
+    #: accuracy of its top 10 (ties broken by sample order).
+    top1_accuracy: float = float("nan")
+    top10_accuracy: float = float("nan")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -92,7 +96,10 @@ def correlate(
             else:
                 tau = float(stats.kendalltau(x, y).statistic)
                 rho = float(stats.spearmanr(x, y).statistic)
-            out.append(Correlation(name, dataset, tau, rho, int(known.sum()), nonfinite))
+            order = np.argsort(-x, kind="stable")
+            top1 = float(y[order[0]]) if len(x) else float("nan")
+            top10 = float(y[order[:10]].mean()) if len(x) else float("nan")
+            out.append(Correlation(name, dataset, tau, rho, int(known.sum()), nonfinite, top1, top10))
     return out
 
 
@@ -104,15 +111,19 @@ def plot_scatter(
     dataset: str = "cifar10",
     directions: Mapping[str, bool] | None = None,
     log_scale: Sequence[str] = ("ntk", "lr", "gen", "params", "flops", "synflow"),
+    combinations: Sequence[str] = (),
 ) -> Path:
     """One scatter panel per indicator against benchmark accuracy, saved as PNG.
 
     With ``directions`` (name -> higher is better) each title gives the rho
     that :func:`correlate` reports (signed by direction, non-finite scores
     ranked last, so a table and its plot agree) and, for several indicators,
-    a last panel plots the TE-NAS rank sum. Non-finite scores cannot be drawn;
-    the title says how many were left out.
+    a last panel plots the TE-NAS rank sum; each of ``combinations`` (computed
+    over this pool) gets a panel too. Non-finite scores cannot be drawn; the
+    title says how many were left out.
     """
+    from tenas_automl.indicators.combinations import get_combination
+
     plt = pyplot()
 
     acc = np.asarray(accuracy, dtype=float)
@@ -124,7 +135,12 @@ def plot_scatter(
         if len(panels) > 1:
             panels[COMBINED] = -combined_goodness(scores, directions)  # the rank sum: lower is better
             better[COMBINED] = False
-        rhos = {c.indicator: c.spearman_rho for c in correlate(scores, {dataset: acc}, directions)}
+        for name in combinations:
+            panels[name], better[name] = get_combination(name).combine(scores), True
+        rhos = {
+            c.indicator: c.spearman_rho
+            for c in correlate(scores, {dataset: acc}, directions, combinations=combinations)
+        }
     cols = min(3, len(panels))
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
@@ -197,7 +213,7 @@ def sample_archs(space, n: int, seed: int) -> list:  # noqa: ANN001 - any Space
 
 def correlate_sample(
     space,  # noqa: ANN001 - any Space with a benchmark
-    n: int,
+    n: int | None,
     indicators: Sequence[str],
     *,
     seed: int = 0,
@@ -205,13 +221,21 @@ def correlate_sample(
     progress=None,  # noqa: ANN001
     **score_kwargs: object,
 ) -> CorrelationReport:
-    """Score a seeded sample of ``space`` and correlate every indicator with the benchmark."""
+    """Score a seeded sample of ``space`` (``n=None``: all of it) and correlate every
+    indicator, and every combination named in ``indicators``, with the benchmark.
+
+    ``score_kwargs`` go to :func:`~tenas_automl.scoring.score_many` (``workers``,
+    ``cache_dir``, ``mode``, ...)."""
     from tenas_automl.indicators import higher_is_better
     from tenas_automl.indicators.combinations import split_combinations
     from tenas_automl.scoring import score_many
 
     from tenas_automl.errors import TenasError
 
+    if n is None:
+        n = space.size()
+        if n is None:
+            raise TenasError(f"space {space.name!r} is too large to score all of it; give a sample size")
     if n < 3:
         raise TenasError(f"--sample must be at least 3 to compute a correlation, got {n}")
     names, combos = split_combinations(indicators)

@@ -58,13 +58,16 @@ def _progress(description: str, quiet: bool) -> Iterator[ProgressFn]:
     if quiet or not err.is_terminal:
         yield lambda done, total, info="": None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+    )
 
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"),
         console=err,
         transient=True,
@@ -247,8 +250,9 @@ def _score_row(space: Any, res: Any, names: tuple[str, ...]) -> dict[str, Any]:
 @app.command()
 def correlate(
     space: str = typer.Option("nb201", help="A space with a benchmark (nb201)."),
-    sample: int = typer.Option(200, help="Architectures to score (seeded sample; 15625 = all of NB201)."),
-    indicators: str = typer.Option("ntk,lr", help="Comma-separated indicators."),
+    sample: str = typer.Option("200", help="Architectures to score: a seeded sample of N, or 'all'."),
+    indicators: str = typer.Option(
+        "ntk,lr", help="Comma-separated indicators and combinations (az, vkdnw_agg: computed over the sample)."),
     seed: int = typer.Option(0, help="Seed of the sample, weights and batches."),
     device: str = DEVICE_OPT,
     dataset: str = typer.Option("cifar10", help="Images to score on: cifar10 | cifar100 | ImageNet16-120."),
@@ -257,11 +261,13 @@ def correlate(
     output: Optional[Path] = typer.Option(None, help="Write the correlations and scores as JSON."),
     plot: Optional[Path] = typer.Option(
         None, help="Scatter plot per indicator and of the rank sum, against CIFAR-10 accuracy (PNG)."),
-    cache_dir: Optional[Path] = typer.Option(None, help="Score cache folder."),
+    cache_dir: Optional[Path] = typer.Option(None, help="Score cache folder; a rerun resumes from it."),
+    workers: int = typer.Option(1, help="CPU processes scoring the sample (same numbers)."),
     threads: Optional[int] = THREADS_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
-    """Kendall tau and Spearman rho of indicators vs NB201 benchmark accuracy."""
+    """Kendall tau and Spearman rho of indicators vs NB201 benchmark accuracy, and the
+    accuracy of each indicator's top-1 and top-10 architectures in the sample."""
     from tenas_automl.analysis import correlate_sample, plot_scatter
     from tenas_automl.device import resolve_device
     from tenas_automl.spaces import get_space
@@ -269,17 +275,22 @@ def correlate(
     _setup(quiet, threads, dataset)
     check_choice("space with a benchmark", space, ("nb201",))
     names = _split(indicators) or ()
+    n = _sample_size(sample)
+    if workers < 1:
+        raise TenasError(f"--workers must be at least 1, got {workers}")
     sp = get_space(space)
     with _progress("scoring sample", quiet) as bar:
-        report = correlate_sample(sp, sample, names, seed=seed, progress=bar, device=str(resolve_device(device)),
+        report = correlate_sample(sp, n, names, seed=seed, progress=bar, device=str(resolve_device(device)),
                                   dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
-                                  mode=mode, cache_dir=cache_dir)
+                                  mode=mode, cache_dir=cache_dir, workers=workers)
     table = Table("indicator", *[f"{ds} tau" for ds in DATASETS], *[f"{ds} rho" for ds in DATASETS],
-                  title=f"{len(report.archs)} NB201 architectures, seed {seed}, {mode} mode")
+                  "c10 top-1", "c10 top-10", title=f"{len(report.archs)} NB201 architectures, seed {seed}, {mode} mode")
     by = {(c.indicator, c.dataset): c for c in report.correlations}
     for name in dict.fromkeys(c.indicator for c in report.correlations):
+        c10 = by[name, "cifar10"]
         table.add_row(name, *[_fmt(by[name, ds].kendall_tau) for ds in DATASETS],
-                      *[_fmt(by[name, ds].spearman_rho) for ds in DATASETS])
+                      *[_fmt(by[name, ds].spearman_rho) for ds in DATASETS],
+                      f"{c10.top1_accuracy:.2f}", f"{c10.top10_accuracy:.2f}")
     out.print(table)
     if output is not None:
         from tenas_automl._io import atomic_write_json
@@ -288,8 +299,21 @@ def correlate(
     if plot is not None:
         from tenas_automl.indicators import higher_is_better
 
+        from tenas_automl.indicators.combinations import split_combinations
+
         plot_scatter(report.scores, report.accuracies["cifar10"], plot,
-                     directions={name: higher_is_better(name) for name in report.scores})
+                     directions={name: higher_is_better(name) for name in report.scores},
+                     combinations=split_combinations(names)[1])
+
+def _sample_size(text: str) -> int | None:
+    """``--sample``: a positive count, or ``all`` (None)."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise TenasError(f"--sample must be a number of architectures or 'all', got {text!r}") from None
+
 
 # -- run ----------------------------------------------------------------------
 ENGINES = ("native", "optuna", "nni")

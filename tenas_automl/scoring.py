@@ -269,15 +269,25 @@ def score_many(
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
     progress: ProgressFn | None = None,
+    workers: int = 1,
 ) -> list[ScoreResult]:
     """Score many architectures, one at a time, with an on-disk cache.
 
     Networks are built once per indicator and repeat and re-masked for each
     architecture; only the small results are kept. ``cache_dir`` (default
     :func:`default_cache_dir`) holds the cache unless ``use_cache`` is False.
-    ``progress(done, total, arch)`` is called after each architecture.
+    ``progress(done, total, arch)`` is called after each architecture (with
+    ``workers > 1``, after each chunk). ``workers > 1`` deals the architectures
+    to that many CPU processes (one torch thread each): the same numbers.
     """
     archs = list(archs)
+    if workers > 1 and len(archs) > 1:
+        from tenas_automl._parallel_scoring import score_many_parallel
+
+        kwargs = {"seed": seed, "device": device, "dataset": dataset, "data_dir": data_dir, "mode": mode,
+                  "overrides": overrides, "data": data}
+        return score_many_parallel(space, archs, indicators, workers, kwargs, cache_dir=cache_dir,
+                                   use_cache=use_cache, progress=progress)
     cache = ScoreCache(cache_dir) if use_cache else None
     try:
         return list(
