@@ -76,3 +76,38 @@ def test_prune_trajectory_plot_counts_rounds_done_from_the_full_supernet(
     assert best.get_ydata()[0] == pytest.approx(94.37, abs=0.01)
     found_acc = space.benchmark_accuracy(result.arch, "cifar10")
     assert best.get_ydata()[-1] == mean.get_ydata()[-1] == pytest.approx(found_acc)
+
+
+def test_top_focused_figures_follow_each_indicators_direction() -> None:
+    acc = np.arange(12, dtype=float)  # architecture k has accuracy k
+    scores = {"up": acc.copy(), "down": acc.copy(), "holes": np.where(acc > 9, np.nan, acc)}
+    got = {c.indicator: c for c in correlate(scores, {"cifar10": acc}, {"up": True, "down": False, "holes": True})}
+    assert (got["up"].top1_accuracy, got["up"].top10_accuracy) == (11.0, np.mean(np.arange(2, 12)))
+    assert (got["down"].top1_accuracy, got["down"].top10_accuracy) == (0.0, np.mean(np.arange(10)))
+    assert got["holes"].top1_accuracy == 9.0  # failed scores rank last, never first
+
+
+def test_parallel_score_many_gives_the_serial_numbers(tmp_path: Path) -> None:
+    from tenas_automl.scoring import score_many
+    from tenas_automl.spaces import get_space
+
+    space = get_space("nb201")
+    archs = analysis.sample_archs(space, 9, seed=5)
+    serial = score_many(space, archs, ["lr", "meco"], seed=2, device="cpu", use_cache=False)
+    seen: list[int] = []
+    parallel = score_many(space, archs, ["lr", "meco"], seed=2, device="cpu", cache_dir=tmp_path, workers=2,
+                          progress=lambda done, total, info: seen.append(done))
+    assert [r.arch for r in parallel] == [r.arch for r in serial]
+    assert [r.values for r in parallel] == [r.values for r in serial]
+    assert seen[-1] == 9 and seen == sorted(seen)
+    again = score_many(space, archs, ["lr", "meco"], seed=2, device="cpu", cache_dir=tmp_path)
+    assert all(set(r.cached) == {"lr", "meco"} for r in again)  # the workers wrote the shared cache
+
+
+def test_sample_sizes_parse_counts_and_all() -> None:
+    from tenas_automl.cli import _sample_size
+    from tenas_automl.errors import TenasError
+
+    assert _sample_size("all") is None and _sample_size("ALL") is None and _sample_size("30") == 30
+    with pytest.raises(TenasError, match="'many'"):
+        _sample_size("many")
