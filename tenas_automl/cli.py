@@ -150,6 +150,10 @@ def list_cmd(what: str = typer.Argument(..., help="spaces | strategies | indicat
             ind = get_indicator(name)
             table.add_row(name, "higher" if ind.higher_is_better else "lower", str(ind.cost),
                           (ind.__doc__ or "").strip().splitlines()[0])
+        from tenas_automl.indicators import COMBINATIONS
+
+        for combo in COMBINATIONS.values():  # computed over the architectures ranked together
+            table.add_row(combo.name, "higher", "(members)", f"{combo.description}; over the pool ranked")
         out.print(table)
 
 
@@ -175,7 +179,9 @@ def score(
     ),
     archs_file: Optional[Path] = typer.Option(None, "--archs", help="File with one architecture per line."),
     space: str = typer.Option("nb201", help="Search space: nb201 | darts."),
-    indicators: str = typer.Option("ntk,lr", help="Comma-separated indicators (see `list indicators`)."),
+    indicators: str = typer.Option(
+        "ntk,lr", help="Comma-separated indicators and combinations (see `list indicators`); a combination "
+        "is computed over the architectures given."),
     seed: int = typer.Option(0, help="Random seed of weights and batches."),
     device: str = DEVICE_OPT,
     dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | ImageNet16-120."),
@@ -195,8 +201,11 @@ def score(
     _setup(quiet, threads, dataset)
     if output is not None and output.suffix.lower() not in (".csv", ".json"):
         raise TenasError(f"--output {str(output)!r} must end in .csv or .json")
+    from tenas_automl.indicators.combinations import get_combination, split_combinations
+
     sp = get_space(space)
-    names = _split(indicators) or ()
+    members, combos = split_combinations(_split(indicators) or ())
+    names = tuple(members)
     parsed = [sp.parse(t) for t in _read_archs(archs, archs_file)]  # fail fast on a bad line
     dev = resolve_device(device)
     rows: list[dict[str, Any]] = []
@@ -211,8 +220,13 @@ def score(
                 rows.append(_score_row(sp, res, names))
         except KeyboardInterrupt:
             interrupted = True
-    columns = ["arch", *[c for n in names for c in (n, f"{n}_seconds")], *BENCH_COLUMNS]
-    shown = ["arch", *names, *BENCH_COLUMNS]
+    for combo in combos:  # over the architectures of this list
+        values = get_combination(combo).combine(
+            {n: [float("nan") if r[n] is None else r[n] for r in rows] for n in names}) if rows else []
+        for row, v in zip(rows, values):
+            row[combo] = float(v)
+    columns = ["arch", *[c for n in names for c in (n, f"{n}_seconds")], *combos, *BENCH_COLUMNS]
+    shown = ["arch", *names, *combos, *BENCH_COLUMNS]
     table = Table(*shown)
     table.columns[0].overflow = "fold"
     for row in rows:
