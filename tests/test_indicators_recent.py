@@ -274,3 +274,16 @@ def test_swap_regularisation_and_settings() -> None:
     mask = space.arch_to_mask(space.parse(GOOD))
     reg = evaluate(space, [mask], [get_indicator("swap", mu=0.0, sigma=1e12)], seed=0, device="cpu")["swap"][0]
     assert 0 < reg <= plain and reg == pytest.approx(plain, rel=1e-3)
+
+
+def test_vkdnw_agg_ranks_vkdnw_densely_as_the_official_aggregation() -> None:
+    from scipy.stats import rankdata
+
+    from tenas_automl.indicators import get_combination
+
+    rng = np.random.default_rng(0)
+    scores = {name: rng.normal(size=8) for name in ("az_expressivity", "az_trainability", "flops", "jacov")}
+    scores["vkdnw"] = np.array([21.1, 21.1, 66.3, 66.3, 66.5, 111.2, 111.2, 21.1])
+    expected = np.log(rankdata(scores["vkdnw"], method="dense") / 8) + sum(
+        np.log(rankdata(scores[k]) / 8) for k in ("az_expressivity", "az_trainability", "flops", "jacov"))
+    np.testing.assert_allclose(get_combination("vkdnw_agg").combine(scores), expected)
