@@ -50,7 +50,10 @@ def parse_checkpoints(text: str) -> list[int]:
 
 
 def load_runs(
-    out: Path, config: dict[str, Any], what: str, log: logging.Logger,
+    out: Path,
+    config: dict[str, Any],
+    what: str,
+    log: logging.Logger,
     keep: Callable[[dict[str, Any]], bool] = lambda r: True,
 ) -> list[dict[str, Any]]:
     """The finished ``what`` (runs kept by ``keep``) of an earlier call with the same ``config``."""

@@ -33,7 +33,13 @@ import torch
 from tenas_automl._io import atomic_write_text
 from tenas_automl.indicators import get_indicator, list_indicators
 from tenas_automl.indicators._nn import (
-    batch_jacobian, jacobian, logits, per_sample_jacobian, resolve_layout, to_layout, weight_parameters,
+    batch_jacobian,
+    jacobian,
+    logits,
+    per_sample_jacobian,
+    resolve_layout,
+    to_layout,
+    weight_parameters,
 )
 from tenas_automl.indicators.linear_regions import activation_codes, count_distinct
 from tenas_automl.indicators.naswot import log_abs_det, naswot_kernel
@@ -297,8 +303,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--indicators", default=",".join(list_indicators()))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--reference", action="store_true",
-                        help="also time the official-style computations (NTK loop, region counter, NASWOT kernel)")
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="also time the official-style computations (NTK loop, region counter, NASWOT kernel)",
+    )
     parser.add_argument("--reference-parts", default="ntk,lr,naswot", help="which of them (default: all three)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: time one indicator
     args = parser.parse_args(argv)
@@ -331,9 +340,12 @@ def main(argv: list[str] | None = None) -> None:
         subprocess.run(cmd, check=True)
         report["indicators"][name] = json.loads(tmp.read_text())
         r = report["indicators"][name]
-        print(f"{name:10s} {r['seconds_per_arch_mean']:8.3f} s/arch (first {r['seconds_first_arch']:.3f},"
-              f" CPU {r['cpu_seconds_per_arch_mean']:.3f})"
-              f"  peak RSS {r['peak_rss_mb']:7.1f} MB", flush=True)
+        print(
+            f"{name:10s} {r['seconds_per_arch_mean']:8.3f} s/arch (first {r['seconds_first_arch']:.3f},"
+            f" CPU {r['cpu_seconds_per_arch_mean']:.3f})"
+            f"  peak RSS {r['peak_rss_mb']:7.1f} MB",
+            flush=True,
+        )
     tmp.unlink(missing_ok=True)
     if args.reference:
         parts = tuple(p.strip() for p in args.reference_parts.split(",") if p.strip())

@@ -32,9 +32,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+import nni  # noqa: E402  (after tenas_automl.integrations.nni, which filters NNI's import warnings)
 import torch
-from _common import best_after, load_runs  # benchmarks/_common.py
-from _common import parse_checkpoints, parse_methods, print_best_table, run_pending, write_results
+from _common import (  # benchmarks/_common.py
+    best_after,
+    load_runs,
+    parse_checkpoints,
+    parse_methods,
+    print_best_table,
+    run_pending,
+    write_results,
+)
+from nni.nas.execution import SequentialExecutionEngine  # noqa: E402
+from nni.nas.space import SimplifiedModelSpace  # noqa: E402
+from nni.nas.strategy import Random, RegularizedEvolution  # noqa: E402
 
 from tenas_automl.integrations.nni import (
     IndicatorEvolutionStrategy,
@@ -44,11 +55,6 @@ from tenas_automl.integrations.nni import (
     to_arch,
 )
 from tenas_automl.spaces import get_space
-
-import nni  # noqa: E402  (after tenas_automl.integrations.nni, which filters NNI's import warnings)
-from nni.nas.execution import SequentialExecutionEngine  # noqa: E402
-from nni.nas.space import SimplifiedModelSpace  # noqa: E402
-from nni.nas.strategy import Random, RegularizedEvolution  # noqa: E402
 
 log = logging.getLogger("nni_nb201")
 
@@ -75,10 +81,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--overrides", type=json.loads, default=None, help="indicator settings as JSON (beats --preset)")
     p.add_argument("--dataset", default="cifar10", help="benchmark column (and the indicators' images)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1: the proxy networks are tiny; more threads mostly add overhead)")
-    p.add_argument("--surrogate-weight", type=float, default=0.5,
-                   help="tenas-prune: weight of the metric model beside the indicators (0 = indicators only)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: the proxy networks are tiny; more threads mostly add overhead)",
+    )
+    p.add_argument(
+        "--surrogate-weight",
+        type=float,
+        default=0.5,
+        help="tenas-prune: weight of the metric model beside the indicators (0 = indicators only)",
+    )
     p.add_argument("--output", default="benchmarks/results/nni_nb201.json")
     return p.parse_args(argv)
 
@@ -167,9 +181,11 @@ def main(argv: list[str] | None = None) -> None:
 
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     run_pending(runs, seeds, methods, lambda method, seed: run_one(method, seed, args), after)
-    print(f"NB201 {args.dataset}: best benchmark accuracy (%) among the first k models submitted, mean ± std "
-          f"over seeds (space best {nb201.best_accuracy(args.dataset):.2f}); indicators {args.indicators}, "
-          f"preset {args.preset}")
+    print(
+        f"NB201 {args.dataset}: best benchmark accuracy (%) among the first k models submitted, mean ± std "
+        f"over seeds (space best {nb201.best_accuracy(args.dataset):.2f}); indicators {args.indicators}, "
+        f"preset {args.preset}"
+    )
     print_table(summarize([r for r in runs if r["method"] in methods], checkpoints), checkpoints)
     print(f"\nresults: {out}")
 

@@ -244,8 +244,10 @@ def cmd_fixture(args: argparse.Namespace) -> None:
     out.update(darts_weights=_flat(dnet), darts_ops=np.array(ops), darts_alive=alive, darts_kappa=np.array(dk))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **out)
-    print(f"wrote {args.out}: NB201 kappa {np.round(kappas, 2).tolist()}, G {np.round(gens, 4).tolist()}, "
-          f"DARTS kappa {np.round(dk, 2).tolist()}")
+    print(
+        f"wrote {args.out}: NB201 kappa {np.round(kappas, 2).tolist()}, G {np.round(gens, 4).tolist()}, "
+        f"DARTS kappa {np.round(dk, 2).tolist()}"
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> None:

@@ -108,19 +108,36 @@ def main() -> None:
     report = []
     for mine, theirs in PAIRS:
         a, b = correlations(ours[mine], acc), correlations(official[theirs], acc)
-        report.append({"ours": mine, "official": theirs, "ours_corr": a, "official_corr": b,
-                       "tau_difference_cifar10": a["tau_cifar10"] - b["tau_cifar10"],
-                       "ours_cpu_s_per_arch": seconds.get(mine)})
-        print(f"{mine:18s} tau c10 ours {a['tau_cifar10']:.3f} official {b['tau_cifar10']:.3f} "
-              f"(diff {a['tau_cifar10'] - b['tau_cifar10']:+.3f})  rho ours {a['rho_cifar10']:.3f} / "
-              f"{a['rho_cifar100']:.3f} / {a['rho_ImageNet16-120']:.3f}  official {b['rho_cifar10']:.3f} / "
-              f"{b['rho_cifar100']:.3f} / {b['rho_ImageNet16-120']:.3f}")
-    atomic_write_json(args.out, {
-        "n": len(rows), "seed": args.seed, "mode": args.mode, "threads": args.threads,
-        "torch": torch.__version__, "cpu_seconds_total": time.process_time() - t0,
-        "archs": [r["arch"] for r in rows], "report": report,
-        "ours": {k: [float(x) if np.isfinite(x) else None for x in v] for k, v in ours.items()},
-    })
+        report.append(
+            {
+                "ours": mine,
+                "official": theirs,
+                "ours_corr": a,
+                "official_corr": b,
+                "tau_difference_cifar10": a["tau_cifar10"] - b["tau_cifar10"],
+                "ours_cpu_s_per_arch": seconds.get(mine),
+            }
+        )
+        print(
+            f"{mine:18s} tau c10 ours {a['tau_cifar10']:.3f} official {b['tau_cifar10']:.3f} "
+            f"(diff {a['tau_cifar10'] - b['tau_cifar10']:+.3f})  rho ours {a['rho_cifar10']:.3f} / "
+            f"{a['rho_cifar100']:.3f} / {a['rho_ImageNet16-120']:.3f}  official {b['rho_cifar10']:.3f} / "
+            f"{b['rho_cifar100']:.3f} / {b['rho_ImageNet16-120']:.3f}"
+        )
+    atomic_write_json(
+        args.out,
+        {
+            "n": len(rows),
+            "seed": args.seed,
+            "mode": args.mode,
+            "threads": args.threads,
+            "torch": torch.__version__,
+            "cpu_seconds_total": time.process_time() - t0,
+            "archs": [r["arch"] for r in rows],
+            "report": report,
+            "ours": {k: [float(x) if np.isfinite(x) else None for x in v] for k, v in ours.items()},
+        },
+    )
 
 
 if __name__ == "__main__":

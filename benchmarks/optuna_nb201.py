@@ -36,8 +36,16 @@ from typing import Any
 
 import optuna
 import torch
-from _common import best_after, load_runs, mean_std  # benchmarks/_common.py
-from _common import parse_checkpoints, parse_methods, print_best_table, run_pending, write_results
+from _common import (  # benchmarks/_common.py
+    best_after,
+    load_runs,
+    mean_std,
+    parse_checkpoints,
+    parse_methods,
+    print_best_table,
+    run_pending,
+    write_results,
+)
 
 from tenas_automl import get_space
 from tenas_automl.integrations.optuna import (
@@ -101,9 +109,15 @@ def run_study(space: Space, method: str, seed: int, trials: int, args: argparse.
         strategy = "prune" if method == "training-free-prune" else "evolution"
         start = pruned_archs(args.prune_results).get(seed) if strategy == "prune" else None
         sampler: optuna.samplers.BaseSampler = TrainingFreeSampler(
-            space, strategy, indicators, candidates_per_trial=args.candidates,
-            n_startup_trials=args.startup, tournament_size=args.tournament, pruned=start,
-            surrogate_weight=args.surrogate_weight, **common
+            space,
+            strategy,
+            indicators,
+            candidates_per_trial=args.candidates,
+            n_startup_trials=args.startup,
+            tournament_size=args.tournament,
+            pruned=start,
+            surrogate_weight=args.surrogate_weight,
+            **common,
         )
     elif method == "tpe":
         sampler = optuna.samplers.TPESampler(seed=seed)
@@ -203,8 +217,10 @@ def main(argv: list[str] | None = None) -> None:
 
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     run_pending(runs, seeds, methods, lambda method, seed: run_study(space, method, seed, trials, args), after)
-    print(f"NB201 {args.dataset}: best benchmark accuracy (%) found, mean ± std over seeds "
-          f"(space best {space.best_accuracy(args.dataset):.2f}); indicators {args.indicators}")
+    print(
+        f"NB201 {args.dataset}: best benchmark accuracy (%) found, mean ± std over seeds "
+        f"(space best {space.best_accuracy(args.dataset):.2f}); indicators {args.indicators}"
+    )
     print_table(summarize([r for r in runs if r["method"] in methods], checkpoints), checkpoints)
     print(f"\nresults: {out}")
 

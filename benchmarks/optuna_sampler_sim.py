@@ -117,11 +117,24 @@ def main(argv: list[str] | None = None) -> None:
             "scored_per_study": statistics.fmean(r["scored"] for r in runs),
         }
         r = results[name]
-        log.info("%-40s best@10 %.2f  best@%d %.3f ± %.2f  found best %.0f%%  scored %.0f", name, r["best@10"],
-                 args.trials, r[f"best@{args.trials}"], r["std"], 100 * r["found_best"], r["scored_per_study"])
+        log.info(
+            "%-40s best@10 %.2f  best@%d %.3f ± %.2f  found best %.0f%%  scored %.0f",
+            name,
+            r["best@10"],
+            args.trials,
+            r[f"best@{args.trials}"],
+            r["std"],
+            100 * r["found_best"],
+            r["scored_per_study"],
+        )
         write_results(
-            Path(args.output), "optuna_sampler_sim", {"optuna": optuna.__version__}, config=vars(args),
-            spearman_one_indicator=rho, space_best=best, results=results,
+            Path(args.output),
+            "optuna_sampler_sim",
+            {"optuna": optuna.__version__},
+            config=vars(args),
+            spearman_one_indicator=rho,
+            space_best=best,
+            results=results,
         )
 
 

@@ -46,12 +46,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--budget", type=int, default=None, help="evolution/random budget (default: theirs)")
     p.add_argument("--preset", default="fast", help="evolution preset: fast or paper")
     p.add_argument("--prune-preset", default="paper", help="prune preset: paper or fast (NTK on 32 images)")
-    p.add_argument(
-        "--prune-draws", default="common", help="prune: common (per round) or per_candidate (official code)"
-    )
+    p.add_argument("--prune-draws", default="common", help="prune: common (per round) or per_candidate (official code)")
     p.add_argument("--indicators", default=None, help="comma-separated, overrides every strategy's default")
-    p.add_argument("--overrides", default=None, type=json.loads,
-                   help='indicator settings as JSON, e.g. \'{"ntk": {"batch_size": 8, "repeats": 1}}\'')
+    p.add_argument(
+        "--overrides",
+        default=None,
+        type=json.loads,
+        help='indicator settings as JSON, e.g. \'{"ntk": {"batch_size": 8, "repeats": 1}}\'',
+    )
     p.add_argument("--dataset", default="cifar10", choices=DATASETS, help="images to search on")
     p.add_argument("--data-dir", default=None, help="real dataset folder (default: bundled CIFAR-10 sample)")
     p.add_argument("--device", default="auto")
@@ -131,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         "images": f"{args.dataset} from {args.data_dir or 'the bundled CIFAR-10 sample'} "
         f"({data.source}; {len(data.train_images)} train / {len(data.test_images)} test images)",
         "settings": vars(args),
-        "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()},
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "cpu": platform.processor() or platform.machine(),
+        },
         "runs": [],
         "summary": {},
     }
@@ -142,8 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     jobs += [("darts", "prune", seed) for seed in range(args.first_seed, args.first_seed + args.darts_seeds)]
     for space_name, strategy, seed in jobs:
         space = get_space(space_name)
-        kw: dict[str, Any] = {"seed": seed, "dataset": args.dataset, "data_dir": args.data_dir, "workers": args.workers,
-                              "device": args.device, "indicators": indicators, "overrides": args.overrides}
+        kw: dict[str, Any] = {
+            "seed": seed,
+            "dataset": args.dataset,
+            "data_dir": args.data_dir,
+            "workers": args.workers,
+            "device": args.device,
+            "indicators": indicators,
+            "overrides": args.overrides,
+        }
         if strategy != "prune":
             kw["budget"] = args.budget
         if strategy == "evolution":
@@ -151,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         if strategy == "prune":
             kw["preset"] = args.prune_preset
             kw["draws"] = args.prune_draws
+
         def progress(done: int, total: int, info: str, tag: str = f"{space_name}/{strategy} seed {seed}") -> None:
             log.info("%s: %d/%d %s", tag, done, total, info)
 
@@ -159,8 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         report["runs"].append(row)
         report["summary"] = summarise(report["runs"])
         atomic_write_json(out, report)
-        log.info("%s/%s seed %d: %s (%.1f s, %d evaluations)", space_name, strategy, seed,
-                 result.arch_str, result.seconds, result.evaluations)
+        log.info(
+            "%s/%s seed %d: %s (%.1f s, %d evaluations)",
+            space_name,
+            strategy,
+            seed,
+            result.arch_str,
+            result.seconds,
+            result.evaluations,
+        )
         if result.interrupted:
             log.warning("interrupted: stopping the benchmark")
             break

@@ -23,8 +23,12 @@ import logging
 import tempfile
 from typing import Any
 
+import nni  # noqa: E402
 import torch
 import torch.nn.functional as F
+from nni.nas.evaluator import FunctionalEvaluator  # noqa: E402
+from nni.nas.experiment import NasExperiment, NasExperimentConfig  # noqa: E402
+from nni.nas.hub.pytorch import DARTS  # noqa: E402
 
 from tenas_automl.data import image_batch, load_data
 from tenas_automl.integrations.nni import (
@@ -34,11 +38,6 @@ from tenas_automl.integrations.nni import (
     training_free_evaluator,
 )
 from tenas_automl.spaces import get_space
-
-import nni  # noqa: E402
-from nni.nas.evaluator import FunctionalEvaluator  # noqa: E402
-from nni.nas.experiment import NasExperiment, NasExperimentConfig  # noqa: E402
-from nni.nas.hub.pytorch import DARTS  # noqa: E402
 
 FAST = {"ntk": {"batch_size": 14, "repeats": 1}, "lr": {"batch_size": 500, "batches": 1, "repeats": 1}}
 
@@ -72,8 +71,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="SGD steps per model with --evaluator train")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--paper", action="store_true", help="paper indicator settings instead of FAST")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: the proxy networks are tiny, threads only add overhead)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1: the proxy networks are tiny, threads only add overhead)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)

@@ -26,6 +26,8 @@ import logging
 import tempfile
 
 import torch
+from nni.nas.experiment import NasExperiment, NasExperimentConfig  # noqa: E402
+from nni.nas.hub.pytorch import NasBench201  # noqa: E402
 
 from tenas_automl.integrations.nni import (
     IndicatorEvolutionStrategy,
@@ -34,9 +36,6 @@ from tenas_automl.integrations.nni import (
     to_arch,
 )
 from tenas_automl.spaces import get_space
-
-from nni.nas.experiment import NasExperiment, NasExperimentConfig  # noqa: E402
-from nni.nas.hub.pytorch import NasBench201  # noqa: E402
 
 #: Fewer images and one repeat per indicator: the paper's code paths in a fraction of the time.
 FAST = {"ntk": {"batch_size": 16, "repeats": 1}, "lr": {"batch_size": 500, "batches": 1, "repeats": 1}}
@@ -57,8 +56,9 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=10, help="models submitted to NNI per strategy")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--paper", action="store_true", help="paper indicator settings instead of FAST")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: the proxy networks are tiny, threads only add overhead)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1: the proxy networks are tiny, threads only add overhead)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
@@ -68,9 +68,7 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="tenas-nni-")
     strategies = {
         "TE-NAS pruning": TENASPruningStrategy(("ntk", "lr"), budget=args.budget, seed=args.seed, overrides=overrides),
-        "indicator evolution": IndicatorEvolutionStrategy(
-            ("ntk", "lr"), budget=args.budget, seed=args.seed, overrides=overrides
-        ),
+        "indicator evolution": IndicatorEvolutionStrategy(("ntk", "lr"), budget=args.budget, seed=args.seed, overrides=overrides),
     }
     for title, strategy in strategies.items():
         exp = search(strategy, args.budget, workdir)

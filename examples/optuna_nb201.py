@@ -122,9 +122,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=8)
     parser.add_argument("--indicators", default="naswot,lr", help="comma-separated; the paper's TE-NAS: ntk,lr")
     parser.add_argument("--candidates", type=int, default=4, help="architectures scored per trial")
-    parser.add_argument(
-        "--percentile", type=float, default=25.0, help="prune below this percentile of indicator scores"
-    )
+    parser.add_argument("--percentile", type=float, default=25.0, help="prune below this percentile of indicator scores")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val", type=int, default=500, help="training images held out for validation")
     parser.add_argument("--data-dir", default=None, help="CIFAR-10 folder or .npz (default: bundled sample)")
@@ -170,8 +168,10 @@ def main() -> None:
         print(f"{t.number:>3} {state:<8} {val:>6} {bench:>7.2f} {scores}  {space.format(arch)}")
     best = study.best_trial
     arch = architecture_from_params(best.params, space)
-    print(f"\nbest trial {best.number}: {best.value:.1f}% after {args.steps} steps "
-          f"(NB201 200-epoch accuracy {space.benchmark_accuracy(arch, 'cifar10'):.2f}%), lr {best.params['lr']:.3f}")
+    print(
+        f"\nbest trial {best.number}: {best.value:.1f}% after {args.steps} steps "
+        f"(NB201 200-epoch accuracy {space.benchmark_accuracy(arch, 'cifar10'):.2f}%), lr {best.params['lr']:.3f}"
+    )
     print(f"{space.format(arch)}")
     print(f"{len(study.trials)} trials in {seconds:.0f} s ('pruned0': stopped by the indicators before training)")
     # The test split, untouched while tuning: the best trial trained again, evaluated once.

@@ -46,8 +46,7 @@ def worker(storage: str, trials: int, indicators: tuple[str, ...], seed: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--trials", type=int, default=30,
-                        help="total trials of the study (up to workers - 1 more may finish)")
+    parser.add_argument("--trials", type=int, default=30, help="total trials of the study (up to workers - 1 more may finish)")
     parser.add_argument("--indicators", default="naswot,lr", help="comma-separated; the paper's TE-NAS: ntk,lr")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--db", default=None, help="SQLite file (default: a new temporary one)")

@@ -59,10 +59,8 @@ class Recipe:
 
 #: ``full`` is DARTS's CIFAR-10 evaluation setting (train.py); ``quick`` is a smoke test.
 PRESETS = {
-    "full": Recipe(channels=36, layers=20, epochs=600, batch_size=96, lr=0.025,
-                   auxiliary_weight=0.4, drop_path=0.2, cutout=16),
-    "quick": Recipe(channels=16, layers=8, epochs=2, batch_size=32, lr=0.05,
-                    auxiliary_weight=0.4, drop_path=0.0, cutout=0),
+    "full": Recipe(channels=36, layers=20, epochs=600, batch_size=96, lr=0.025, auxiliary_weight=0.4, drop_path=0.2, cutout=16),
+    "quick": Recipe(channels=16, layers=8, epochs=2, batch_size=32, lr=0.05, auxiliary_weight=0.4, drop_path=0.0, cutout=0),
 }
 
 
@@ -110,15 +108,18 @@ class GPUAugment:
             ys = torch.arange(h, device=dev)[None, :, None]
             xs = torch.arange(w, device=dev)[None, None, :]
             half = self.cutout // 2
-            hole = ((ys >= cy[:, None, None] - half) & (ys < cy[:, None, None] + half)
-                    & (xs >= cx[:, None, None] - half) & (xs < cx[:, None, None] + half))
+            hole = (
+                (ys >= cy[:, None, None] - half)
+                & (ys < cy[:, None, None] + half)
+                & (xs >= cx[:, None, None] - half)
+                & (xs < cx[:, None, None] + half)
+            )
             x = x * (~hole)[:, None].to(x.dtype)
         return x
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, aug: GPUAugment,
-             batch_size: int = 500) -> float:
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, aug: GPUAugment, batch_size: int = 500) -> float:
     model.eval()
     correct = 0
     for i in range(0, len(images), batch_size):
@@ -127,17 +128,23 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, aug: 
     return 100.0 * correct / len(images)
 
 
-def train(genotype: str, data: ImageData, recipe: Recipe, device: torch.device, seed: int,
-          save: Path | None = None) -> dict[str, float]:
+def train(
+    genotype: str, data: ImageData, recipe: Recipe, device: torch.device, seed: int, save: Path | None = None
+) -> dict[str, float]:
     space = get_space("darts")
     arch = space.parse(genotype)
     torch.manual_seed(seed)
-    model = space.build(arch, channels=recipe.channels, layers=recipe.layers,
-                        num_classes=data.num_classes, auxiliary=recipe.auxiliary_weight > 0).to(device)
-    params_m = space.param_count_millions(arch, channels=recipe.channels, layers=recipe.layers,
-                                          num_classes=data.num_classes)
-    log.info("genotype %s\nnetwork: C=%d, %d cells, %.3f M parameters (auxiliary head excluded)",
-             genotype, recipe.channels, recipe.layers, params_m)
+    model = space.build(
+        arch, channels=recipe.channels, layers=recipe.layers, num_classes=data.num_classes, auxiliary=recipe.auxiliary_weight > 0
+    ).to(device)
+    params_m = space.param_count_millions(arch, channels=recipe.channels, layers=recipe.layers, num_classes=data.num_classes)
+    log.info(
+        "genotype %s\nnetwork: C=%d, %d cells, %.3f M parameters (auxiliary head excluded)",
+        genotype,
+        recipe.channels,
+        recipe.layers,
+        params_m,
+    )
 
     train_x = torch.from_numpy(data.train_images).to(device)
     train_y = torch.from_numpy(data.train_labels).to(device)
@@ -147,8 +154,7 @@ def train(genotype: str, data: ImageData, recipe: Recipe, device: torch.device, 
 
     steps_per_epoch = max(1, len(train_x) // recipe.batch_size)
     total = max(1, round(recipe.epochs * steps_per_epoch))
-    opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-                          weight_decay=recipe.weight_decay)
+    opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total)
     gen = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
@@ -172,8 +178,14 @@ def train(genotype: str, data: ImageData, recipe: Recipe, device: torch.device, 
         opt.step()
         sched.step()
         if (step + 1) % max(1, total // 10) == 0 or step + 1 == total:
-            log.info("step %d/%d  loss %.3f  lr %.4f  %.0f s", step + 1, total, float(loss),
-                     sched.get_last_lr()[0], time.perf_counter() - start)
+            log.info(
+                "step %d/%d  loss %.3f  lr %.4f  %.0f s",
+                step + 1,
+                total,
+                float(loss),
+                sched.get_last_lr()[0],
+                time.perf_counter() - start,
+            )
         if not math.isfinite(float(loss)):
             raise SystemExit(f"loss became {float(loss)} at step {step + 1}; lower --lr")
     acc = evaluate(model, test_x, test_y, aug)
@@ -188,8 +200,7 @@ def train(genotype: str, data: ImageData, recipe: Recipe, device: torch.device, 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--genotype", default="darts_v2",
-                     help=f"Genotype(...) text or a published name: {', '.join(PUBLISHED)}")
+    src.add_argument("--genotype", default="darts_v2", help=f"Genotype(...) text or a published name: {', '.join(PUBLISHED)}")
     src.add_argument("--result", help="JSON written by `tenas-automl run --space darts --output`")
     p.add_argument("--preset", choices=sorted(PRESETS), default="quick")
     p.add_argument("--epochs", type=float, help="override the preset's epochs")
@@ -211,8 +222,10 @@ def main() -> None:
         log.warning("the full DARTS recipe takes GPU-days; on CPU use --preset quick")
     log.info("data: %s; device: %s", data, device)
     res = train(read_genotype(args), data, recipe, device, args.seed, args.save)
-    print(f"test accuracy {res['test_accuracy']:.2f}% on {len(data.test_images)} test images after "
-          f"{res['steps']} steps ({res['seconds']:.0f} s); {res['params_millions']:.3f} M parameters")
+    print(
+        f"test accuracy {res['test_accuracy']:.2f}% on {len(data.test_images)} test images after "
+        f"{res['steps']} steps ({res['seconds']:.0f} s); {res['params_millions']:.3f} M parameters"
+    )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ from tenas_automl.scoring import ProgressFn, ScoreCache, ScoreResult, iter_score
 from tenas_automl.spaces.base import Space
 
 
-def _score_chunk(space: Space, archs: list[Hashable | str], kwargs: dict[str, Any], cache_dir: str | None,
-                 use_cache: bool) -> list[ScoreResult]:
+def _score_chunk(
+    space: Space, archs: list[Hashable | str], kwargs: dict[str, Any], cache_dir: str | None, use_cache: bool
+) -> list[ScoreResult]:
     cache = ScoreCache(cache_dir) if use_cache else None
     try:
         return list(iter_scores(space, archs, cache=cache, **kwargs))

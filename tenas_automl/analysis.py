@@ -137,10 +137,7 @@ def plot_scatter(
             better[COMBINED] = False
         for name in combinations:
             panels[name], better[name] = get_combination(name).combine(scores), True
-        rhos = {
-            c.indicator: c.spearman_rho
-            for c in correlate(scores, {dataset: acc}, directions, combinations=combinations)
-        }
+        rhos = {c.indicator: c.spearman_rho for c in correlate(scores, {dataset: acc}, directions, combinations=combinations)}
     cols = min(3, len(panels))
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
@@ -163,7 +160,7 @@ def plot_scatter(
             label += f" ({'higher' if better[name] else 'lower'} is better)"
         ax.set_xlabel(label)
         ax.set_ylabel(f"{dataset} test accuracy (%)")
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.tight_layout()
     return save_figure(fig, path)
@@ -205,8 +202,7 @@ def sample_archs(space, n: int, seed: int) -> list:  # noqa: ANN001 - any Space
         raise ValueError(f"space {space.name!r} is not enumerable; correlate needs a benchmark space")
     if n >= size:
         if n > size:
-            logger.warning("a sample of %d asked for, but %s has %d architectures: scoring all of them",
-                           n, space.name, size)
+            logger.warning("a sample of %d asked for, but %s has %d architectures: scoring all of them", n, space.name, size)
         return list(space.all_archs())
     return [space.arch_at(int(i)) for i in np.sort(rng.choice(size, size=n, replace=False))]
 
@@ -226,11 +222,10 @@ def correlate_sample(
 
     ``score_kwargs`` go to :func:`~tenas_automl.scoring.score_many` (``workers``,
     ``cache_dir``, ``mode``, ...)."""
+    from tenas_automl.errors import TenasError
     from tenas_automl.indicators import higher_is_better
     from tenas_automl.indicators.combinations import split_combinations
     from tenas_automl.scoring import score_many
-
-    from tenas_automl.errors import TenasError
 
     if n is None:
         n = space.size()
@@ -243,9 +238,7 @@ def correlate_sample(
     results = list(score_many(space, archs, indicators=names, seed=seed, progress=progress, **score_kwargs))
     scores = {name: np.array([r.values[name] for r in results], dtype=float) for name in names}
     done = [space.parse(r.arch) if isinstance(r.arch, str) else r.arch for r in results]
-    accuracies = {
-        ds: np.array([space.benchmark_accuracy(a, ds) for a in done], dtype=float) for ds in datasets
-    }
+    accuracies = {ds: np.array([space.benchmark_accuracy(a, ds) for a in done], dtype=float) for ds in datasets}
     directions = {name: higher_is_better(name) for name in names}
     return CorrelationReport(
         space=space.name,

@@ -40,6 +40,7 @@ MODE_OPT = typer.Option("paper", help="Indicator settings: paper (official code)
 THREADS_OPT = typer.Option(None, help="CPU threads for torch (default: one per core; use 1 when running several jobs).")
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="Print nothing but results.")
 
+
 def _split(names: str | None) -> tuple[str, ...] | None:
     if names is None:
         return None
@@ -59,7 +60,12 @@ def _progress(description: str, quiet: bool) -> Iterator[ProgressFn]:
         yield lambda done, total, info="": None
         return
     from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
     )
 
     with Progress(
@@ -148,8 +154,9 @@ def list_cmd(what: str = typer.Argument(..., help="spaces | strategies | indicat
         table = Table("indicator", "better", "cost", "what")
         for name in list_indicators():
             ind = get_indicator(name)
-            table.add_row(name, "higher" if ind.higher_is_better else "lower", str(ind.cost),
-                          (ind.__doc__ or "").strip().splitlines()[0])
+            table.add_row(
+                name, "higher" if ind.higher_is_better else "lower", str(ind.cost), (ind.__doc__ or "").strip().splitlines()[0]
+            )
         from tenas_automl.indicators import COMBINATIONS
 
         for combo in COMBINATIONS.values():  # computed over the architectures ranked together
@@ -180,8 +187,10 @@ def score(
     archs_file: Optional[Path] = typer.Option(None, "--archs", help="File with one architecture per line."),
     space: str = typer.Option("nb201", help="Search space: nb201 | darts."),
     indicators: str = typer.Option(
-        "ntk,lr", help="Comma-separated indicators and combinations (see `list indicators`); a combination "
-        "is computed over the architectures given."),
+        "ntk,lr",
+        help="Comma-separated indicators and combinations (see `list indicators`); a combination "
+        "is computed over the architectures given.",
+    ),
     seed: int = typer.Option(0, help="Random seed of weights and batches."),
     device: str = DEVICE_OPT,
     dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | ImageNet16-120."),
@@ -213,16 +222,28 @@ def score(
     with _progress("scoring", quiet) as bar:
         try:
             # Streamed, so rows scored before a Ctrl-C are still written.
-            for res in iter_scores(sp, parsed, indicators=list(names), seed=seed, device=str(dev), dataset=dataset,
-                                   data_dir=None if data_dir is None else str(data_dir), mode=mode,
-                                   cache=None if no_cache else ScoreCache(cache_dir), progress=bar,
-                                   total=len(parsed)):
+            for res in iter_scores(
+                sp,
+                parsed,
+                indicators=list(names),
+                seed=seed,
+                device=str(dev),
+                dataset=dataset,
+                data_dir=None if data_dir is None else str(data_dir),
+                mode=mode,
+                cache=None if no_cache else ScoreCache(cache_dir),
+                progress=bar,
+                total=len(parsed),
+            ):
                 rows.append(_score_row(sp, res, names))
         except KeyboardInterrupt:
             interrupted = True
     for combo in combos:  # over the architectures of this list
-        values = get_combination(combo).combine(
-            {n: [float("nan") if r[n] is None else r[n] for r in rows] for n in names}) if rows else []
+        values = (
+            get_combination(combo).combine({n: [float("nan") if r[n] is None else r[n] for r in rows] for n in names})
+            if rows
+            else []
+        )
         for row, v in zip(rows, values):
             row[combo] = float(v)
     columns = ["arch", *[c for n in names for c in (n, f"{n}_seconds")], *combos, *BENCH_COLUMNS]
@@ -266,7 +287,8 @@ def correlate(
     space: str = typer.Option("nb201", help="A space with a benchmark (nb201)."),
     sample: str = typer.Option("200", help="Architectures to score: a seeded sample of N, or 'all'."),
     indicators: str = typer.Option(
-        "ntk,lr", help="Comma-separated indicators and combinations (az, vkdnw_agg: computed over the sample)."),
+        "ntk,lr", help="Comma-separated indicators and combinations (az, vkdnw_agg: computed over the sample)."
+    ),
     seed: int = typer.Option(0, help="Seed of the sample, weights and batches."),
     device: str = DEVICE_OPT,
     dataset: str = typer.Option("cifar10", help="Images to score on: cifar10 | cifar100 | ImageNet16-120."),
@@ -274,7 +296,8 @@ def correlate(
     mode: str = MODE_OPT,
     output: Optional[Path] = typer.Option(None, help="Write the correlations and scores as JSON."),
     plot: Optional[Path] = typer.Option(
-        None, help="Scatter plot per indicator and of the rank sum, against CIFAR-10 accuracy (PNG)."),
+        None, help="Scatter plot per indicator and of the rank sum, against CIFAR-10 accuracy (PNG)."
+    ),
     cache_dir: Optional[Path] = typer.Option(None, help="Score cache folder; a rerun resumes from it."),
     workers: int = typer.Option(1, help="CPU processes scoring the sample (same numbers)."),
     threads: Optional[int] = THREADS_OPT,
@@ -294,17 +317,37 @@ def correlate(
         raise TenasError(f"--workers must be at least 1, got {workers}")
     sp = get_space(space)
     with _progress("scoring sample", quiet) as bar:
-        report = correlate_sample(sp, n, names, seed=seed, progress=bar, device=str(resolve_device(device)),
-                                  dataset=dataset, data_dir=None if data_dir is None else str(data_dir),
-                                  mode=mode, cache_dir=cache_dir, workers=workers)
-    table = Table("indicator", *[f"{ds} tau" for ds in DATASETS], *[f"{ds} rho" for ds in DATASETS],
-                  "c10 top-1", "c10 top-10", title=f"{len(report.archs)} NB201 architectures, seed {seed}, {mode} mode")
+        report = correlate_sample(
+            sp,
+            n,
+            names,
+            seed=seed,
+            progress=bar,
+            device=str(resolve_device(device)),
+            dataset=dataset,
+            data_dir=None if data_dir is None else str(data_dir),
+            mode=mode,
+            cache_dir=cache_dir,
+            workers=workers,
+        )
+    table = Table(
+        "indicator",
+        *[f"{ds} tau" for ds in DATASETS],
+        *[f"{ds} rho" for ds in DATASETS],
+        "c10 top-1",
+        "c10 top-10",
+        title=f"{len(report.archs)} NB201 architectures, seed {seed}, {mode} mode",
+    )
     by = {(c.indicator, c.dataset): c for c in report.correlations}
     for name in dict.fromkeys(c.indicator for c in report.correlations):
         c10 = by[name, "cifar10"]
-        table.add_row(name, *[_fmt(by[name, ds].kendall_tau) for ds in DATASETS],
-                      *[_fmt(by[name, ds].spearman_rho) for ds in DATASETS],
-                      f"{c10.top1_accuracy:.2f}", f"{c10.top10_accuracy:.2f}")
+        table.add_row(
+            name,
+            *[_fmt(by[name, ds].kendall_tau) for ds in DATASETS],
+            *[_fmt(by[name, ds].spearman_rho) for ds in DATASETS],
+            f"{c10.top1_accuracy:.2f}",
+            f"{c10.top10_accuracy:.2f}",
+        )
     out.print(table)
     if output is not None:
         from tenas_automl._io import atomic_write_json
@@ -312,12 +355,16 @@ def correlate(
         atomic_write_json(output, report.to_dict())
     if plot is not None:
         from tenas_automl.indicators import higher_is_better
-
         from tenas_automl.indicators.combinations import split_combinations
 
-        plot_scatter(report.scores, report.accuracies["cifar10"], plot,
-                     directions={name: higher_is_better(name) for name in report.scores},
-                     combinations=split_combinations(names)[1])
+        plot_scatter(
+            report.scores,
+            report.accuracies["cifar10"],
+            plot,
+            directions={name: higher_is_better(name) for name in report.scores},
+            combinations=split_combinations(names)[1],
+        )
+
 
 def _sample_size(text: str) -> int | None:
     """``--sample``: a positive count, or ``all`` (None)."""
@@ -342,8 +389,10 @@ def run(
     indicators: Optional[str] = typer.Option(None, help="Comma-separated indicators (default: the strategy's)."),
     budget: Optional[int] = typer.Option(None, help="Architectures to score (evolution, random)."),
     preset: Optional[str] = typer.Option(
-        None, help="prune: paper (default) | fast (NTK on 32 images; also the optuna prune sampler's); "
-        "evolution: fast (default) | paper."),
+        None,
+        help="prune: paper (default) | fast (NTK on 32 images; also the optuna prune sampler's); "
+        "evolution: fast (default) | paper.",
+    ),
     seed: int = typer.Option(0, help="Random seed: same seed, same architecture."),
     device: str = DEVICE_OPT,
     mode: str = MODE_OPT,
@@ -353,14 +402,18 @@ def run(
     storage: Optional[str] = typer.Option(None, help="Optuna storage URL, e.g. sqlite:///study.db (engine optuna)."),
     study_name: Optional[str] = typer.Option(None, help="Optuna study name; rerunning resumes it (engine optuna)."),
     trials: Optional[int] = typer.Option(
-        None, help="Completed trials the study should have, a rerun adds only the missing ones (engine optuna); "
-        "models submitted (engine nni). Default 50."
+        None,
+        help="Completed trials the study should have, a rerun adds only the missing ones (engine optuna); "
+        "models submitted (engine nni). Default 50.",
     ),
     workers: Optional[int] = typer.Option(
-        None, help="CPU processes scoring candidates in parallel, same results (default: one per core on CPU)."),
+        None, help="CPU processes scoring candidates in parallel, same results (default: one per core on CPU)."
+    ),
     cache_dir: Optional[Path] = typer.Option(
-        None, help="Score cache folder (default: ~/.cache/tenas-automl); a rerun or a search resumed after "
-        "Ctrl-C reuses what it holds (engine native)."),
+        None,
+        help="Score cache folder (default: ~/.cache/tenas-automl); a rerun or a search resumed after "
+        "Ctrl-C reuses what it holds (engine native).",
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache (engine native)."),
     threads: Optional[int] = THREADS_OPT,
     quiet: bool = QUIET_OPT,
@@ -376,25 +429,65 @@ def run(
     names = _split(indicators)
     native = engine == "native" and strategy in ("prune", "evolution")
     if preset is not None and not (native or (engine == "optuna" and strategy == "prune")):
-        raise TenasError(f"--preset {preset!r} applies to --strategy prune or evolution with --engine native "
-                         f"and to --strategy prune with --engine optuna; got --strategy {strategy} --engine {engine}")
-    _check_engine_options(engine, budget=budget, workers=workers, storage=storage, study_name=study_name,
-                          trials=trials, plot=plot, cache_dir=cache_dir, no_cache=no_cache or None)
+        raise TenasError(
+            f"--preset {preset!r} applies to --strategy prune or evolution with --engine native "
+            f"and to --strategy prune with --engine optuna; got --strategy {strategy} --engine {engine}"
+        )
+    _check_engine_options(
+        engine,
+        budget=budget,
+        workers=workers,
+        storage=storage,
+        study_name=study_name,
+        trials=trials,
+        plot=plot,
+        cache_dir=cache_dir,
+        no_cache=no_cache or None,
+    )
     if trials is not None and trials < 1:
         raise TenasError(f"--trials must be a positive integer, got {trials}")
     if engine == "native" and strategy == "prune" and budget is not None:
         # The library only warns; on the command line an ignored budget would start a long search unasked.
-        raise TenasError(f"--budget {budget} does not apply to --strategy prune, which scores a fixed number of "
-                         "candidates (NB201: 54 per repeat); for a shorter search use --preset fast, "
-                         "or --strategy evolution|random with --budget")
+        raise TenasError(
+            f"--budget {budget} does not apply to --strategy prune, which scores a fixed number of "
+            "candidates (NB201: 54 per repeat); for a shorter search use --preset fast, "
+            "or --strategy evolution|random with --budget"
+        )
     n_trials = 50 if trials is None else trials
     if engine == "optuna":
-        _run_optuna(sp, strategy, dataset, names, seed, str(dev), storage, study_name, n_trials, output, quiet,
-                    plot, mode=mode, data_dir=None if data_dir is None else str(data_dir), preset=preset)
+        _run_optuna(
+            sp,
+            strategy,
+            dataset,
+            names,
+            seed,
+            str(dev),
+            storage,
+            study_name,
+            n_trials,
+            output,
+            quiet,
+            plot,
+            mode=mode,
+            data_dir=None if data_dir is None else str(data_dir),
+            preset=preset,
+        )
         return
     if engine == "nni":
-        _run_nni(space, strategy, dataset, names, seed, str(dev), n_trials, output, quiet, plot,
-                 mode=mode, data_dir=None if data_dir is None else str(data_dir))
+        _run_nni(
+            space,
+            strategy,
+            dataset,
+            names,
+            seed,
+            str(dev),
+            n_trials,
+            output,
+            quiet,
+            plot,
+            mode=mode,
+            data_dir=None if data_dir is None else str(data_dir),
+        )
         return
 
     from tenas_automl.report import plot_search, run_report
@@ -405,9 +498,18 @@ def run(
     try:
         with _progress(f"{strategy} on {space}", quiet) as bar:
             searcher = get_strategy(
-                strategy, indicators=names, budget=budget, seed=seed, device=str(dev), dataset=dataset,
-                data_dir=None if data_dir is None else str(data_dir), mode=mode, progress=bar,
-                workers=_workers(workers, dev), evaluator=cached, **({} if preset is None else {"preset": preset}),
+                strategy,
+                indicators=names,
+                budget=budget,
+                seed=seed,
+                device=str(dev),
+                dataset=dataset,
+                data_dir=None if data_dir is None else str(data_dir),
+                mode=mode,
+                progress=bar,
+                workers=_workers(workers, dev),
+                evaluator=cached,
+                **({} if preset is None else {"preset": preset}),
             )
             result = searcher.search(sp)
     finally:
@@ -415,19 +517,32 @@ def run(
             cached.cache.close()
     if result.interrupted and result.evaluations == 0:
         # The fallback architecture would be a placeholder, not a search result.
-        kept = (f"; the {cached.computed} values computed are cached and the same command resumes from them"
-                if cached and cached.computed else "")
-        err.print(f"[yellow]interrupted[/yellow] before any architecture was scored: nothing to report, "
-                  f"nothing written{kept}", soft_wrap=True)
+        kept = (
+            f"; the {cached.computed} values computed are cached and the same command resumes from them"
+            if cached and cached.computed
+            else ""
+        )
+        err.print(
+            f"[yellow]interrupted[/yellow] before any architecture was scored: nothing to report, nothing written{kept}",
+            soft_wrap=True,
+        )
         raise SystemExit(130)
     doc = run_report(result, sp, dev)
     if cached is not None:
         doc["cache"] = {"dir": str(cached.cache.directory), "reused": cached.hits, "computed": cached.computed}
     if result.interrupted:
-        again = (f"; the {cached.computed} values computed are cached in {cached.cache.directory}: "
-                 "the same command resumes from them") if cached and cached.computed else ""
-        err.print(f"[yellow]interrupted[/yellow] after {result.evaluations} evaluations; "
-                  f"reporting the best architecture so far{again}", soft_wrap=True)
+        again = (
+            (
+                f"; the {cached.computed} values computed are cached in {cached.cache.directory}: "
+                "the same command resumes from them"
+            )
+            if cached and cached.computed
+            else ""
+        )
+        err.print(
+            f"[yellow]interrupted[/yellow] after {result.evaluations} evaluations; reporting the best architecture so far{again}",
+            soft_wrap=True,
+        )
     _print_run(doc)
     if output is not None:
         from tenas_automl._io import atomic_write_json
@@ -457,8 +572,9 @@ def _check_engine_options(engine: str, **given: Any) -> None:
     if unused:
         hint = " (the number of trials is --trials)" if "budget" in unused else ""
         verb = "does" if len(unused) == 1 else "do"
-        raise TenasError(f"{flags(unused)} {verb} not apply to --engine {engine}{hint}; "
-                         f"it takes {flags(_ENGINE_OPTIONS[engine])}")
+        raise TenasError(
+            f"{flags(unused)} {verb} not apply to --engine {engine}{hint}; it takes {flags(_ENGINE_OPTIONS[engine])}"
+        )
 
 
 def _field_table(title: str) -> Table:
@@ -489,9 +605,21 @@ def _print_run(doc: dict[str, Any], title: str | None = None, first: Sequence[tu
     out.print(table)
 
 
-def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] | None, seed: int,
-                device: str, storage: str | None, study_name: str | None, trials: int,
-                output: Path | None, quiet: bool, plot: Path | None, **extra: Any) -> None:
+def _run_optuna(
+    space: Any,
+    strategy: str,
+    dataset: str,
+    names: tuple[str, ...] | None,
+    seed: int,
+    device: str,
+    storage: str | None,
+    study_name: str | None,
+    trials: int,
+    output: Path | None,
+    quiet: bool,
+    plot: Path | None,
+    **extra: Any,
+) -> None:
     import optuna
 
     from tenas_automl.integrations.optuna import ORIGIN_ATTR, plot_study, run_optuna_study, summarize_study
@@ -500,15 +628,34 @@ def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] 
     kwargs: dict[str, Any] = dict(extra) if names is None else {"indicators": names, **extra}
     start = time.perf_counter()
     with _progress("optuna trials", quiet) as bar:
-        study = run_optuna_study(space, storage=storage, study_name=study_name, trials=trials,
-                                 sampler_strategy=strategy, seed=seed, dataset=dataset, device=device,
-                                 progress=bar, **kwargs)
+        study = run_optuna_study(
+            space,
+            storage=storage,
+            study_name=study_name,
+            trials=trials,
+            sampler_strategy=strategy,
+            seed=seed,
+            dataset=dataset,
+            device=device,
+            progress=bar,
+            **kwargs,
+        )
     best = study.best_trial
-    doc = {"space": space.name, "strategy": strategy, "engine": "optuna", "dataset": dataset, "seed": seed,
-           **summarize_study(study, space), "study_name": study.study_name, "trials": len(study.trials),
-           "best_value": best.value, "device": device, "version": __version__,
-           # This command's time: a resumed study counts only the trials it added.
-           "search_seconds": round(time.perf_counter() - start, 3)}
+    doc = {
+        "space": space.name,
+        "strategy": strategy,
+        "engine": "optuna",
+        "dataset": dataset,
+        "seed": seed,
+        **summarize_study(study, space),
+        "study_name": study.study_name,
+        "trials": len(study.trials),
+        "best_value": best.value,
+        "device": device,
+        "version": __version__,
+        # This command's time: a resumed study counts only the trials it added.
+        "search_seconds": round(time.perf_counter() - start, 3),
+    }
     origin = best.user_attrs.get(ORIGIN_ATTR)
     _print_run(doc, f"optuna study {study.study_name!r} ({strategy}, {dataset}, seed {seed})", [
         ("trials", str(doc["trials"])),
@@ -527,15 +674,26 @@ def _run_optuna(space: Any, strategy: str, dataset: str, names: tuple[str, ...] 
             err.print(f"wrote {plot}")
 
 
-def _run_nni(space: str, strategy: str, dataset: str, names: tuple[str, ...] | None, seed: int,
-             device: str, trials: int, output: Path | None, quiet: bool, plot: Path | None,
-             **extra: Any) -> None:
+def _run_nni(
+    space: str,
+    strategy: str,
+    dataset: str,
+    names: tuple[str, ...] | None,
+    seed: int,
+    device: str,
+    trials: int,
+    output: Path | None,
+    quiet: bool,
+    plot: Path | None,
+    **extra: Any,
+) -> None:
     from tenas_automl.integrations.nni import run_nni_experiment
 
     kwargs: dict[str, Any] = dict(extra) if names is None else {"indicators": names, **extra}
     with _progress("NNI models", quiet) as bar:
-        result = run_nni_experiment(space, strategy=strategy, budget=trials, seed=seed, dataset=dataset,
-                                    device=device, progress=bar, **kwargs)
+        result = run_nni_experiment(
+            space, strategy=strategy, budget=trials, seed=seed, dataset=dataset, device=device, progress=bar, **kwargs
+        )
     doc = result.to_dict()
     _print_run(doc, f"NNI {strategy} on {doc['space']} ({dataset}, seed {seed})", [
         ("models submitted", str(doc["models"])),

@@ -104,14 +104,10 @@ class ImageData:
         images = np.asarray(getattr(self, f"{split}_images"))
         labels = np.asarray(getattr(self, f"{split}_labels"))
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-            raise DataError(
-                f"{split}_images has shape {images.shape} and dtype {images.dtype}; "
-                "expected uint8 (N, H, W, 3)"
-            )
+            raise DataError(f"{split}_images has shape {images.shape} and dtype {images.dtype}; expected uint8 (N, H, W, 3)")
         if labels.shape != images.shape[:1] or labels.dtype.kind not in "iu":
             raise DataError(
-                f"{split}_labels has shape {labels.shape} and dtype {labels.dtype}; "
-                f"expected integers of shape ({len(images)},)"
+                f"{split}_labels has shape {labels.shape} and dtype {labels.dtype}; expected integers of shape ({len(images)},)"
             )
         if len(labels) and (labels.min() < 0 or labels.max() >= self.num_classes):
             raise DataError(
@@ -197,13 +193,20 @@ class _Layout:
 
 _LAYOUTS: dict[str, _Layout] = {
     "cifar10": _Layout(
-        "cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6)), ("test_batch",),
-        "labels", 32,
+        "cifar-10-batches-py",
+        tuple(f"data_batch_{i}" for i in range(1, 6)),
+        ("test_batch",),
+        "labels",
+        32,
     ),
     "cifar100": _Layout("cifar-100-python", ("train",), ("test",), "fine_labels", 32),
     "ImageNet16-120": _Layout(
-        "ImageNet16", tuple(f"train_data_batch_{i}" for i in range(1, 11)), ("val_data",),
-        "labels", 16, one_based=True,
+        "ImageNet16",
+        tuple(f"train_data_batch_{i}" for i in range(1, 11)),
+        ("val_data",),
+        "labels",
+        16,
+        one_based=True,
     ),
 }
 
@@ -219,8 +222,12 @@ def _load_cached(dataset: str, path: Path | None) -> ImageData:
         arrays, source = _read_pickle_folder(dataset, folder), str(folder)
     try:
         data = ImageData(
-            name=dataset, num_classes=NUM_CLASSES[dataset], mean=MEAN[dataset],
-            std=STD[dataset], source=source, **arrays,
+            name=dataset,
+            num_classes=NUM_CLASSES[dataset],
+            mean=MEAN[dataset],
+            std=STD[dataset],
+            source=source,
+            **arrays,
         )
     except DataError as exc:
         raise DataError(f"{source}: {exc}") from exc
@@ -236,9 +243,7 @@ def _arrays_from_npz(file: BinaryIO | Path, where: str) -> dict[str, np.ndarray]
         with np.load(file, allow_pickle=False) as npz:
             missing = [k for k in _NPZ_KEYS if k not in npz.files]
             if missing:
-                raise DataError(
-                    f"{where} lacks the arrays {', '.join(missing)}; expected {', '.join(_NPZ_KEYS)}"
-                )
+                raise DataError(f"{where} lacks the arrays {', '.join(missing)}; expected {', '.join(_NPZ_KEYS)}")
             return {k: npz[k] for k in _NPZ_KEYS}
     except DataError:
         raise
@@ -249,10 +254,7 @@ def _arrays_from_npz(file: BinaryIO | Path, where: str) -> dict[str, np.ndarray]
 def _read_bundled() -> dict[str, np.ndarray]:
     resource = resources.files("tenas_automl").joinpath("_data", "cifar10-sample.npz")
     if not resource.is_file():
-        raise DataError(
-            f"the bundled CIFAR-10 sample {resource} is missing; reinstall tenas-automl "
-            "or pass --data-dir"
-        )
+        raise DataError(f"the bundled CIFAR-10 sample {resource} is missing; reinstall tenas-automl or pass --data-dir")
     with resource.open("rb") as file:
         return _arrays_from_npz(file, str(resource))
 
@@ -295,9 +297,7 @@ def _read_pickle_folder(dataset: str, folder: Path) -> dict[str, np.ndarray]:
         arrays[f"{split}_images"] = np.ascontiguousarray(np.concatenate(images))
         arrays[f"{split}_labels"] = np.concatenate(labels)
         if not len(arrays[f"{split}_labels"]):
-            raise DataError(
-                f"{folder}: the {split} files hold no image of classes 0..{NUM_CLASSES[dataset] - 1}"
-            )
+            raise DataError(f"{folder}: the {split} files hold no image of classes 0..{NUM_CLASSES[dataset] - 1}")
     return arrays
 
 
@@ -316,9 +316,7 @@ def _read_batch(file: Path, layout: _Layout, num_classes: int) -> tuple[np.ndarr
             f"integers of shape (N, {numel}) ({layout.side}x{layout.side} RGB, channel-major)"
         )
     if labels.shape != (len(data),) or labels.dtype.kind not in "iu":
-        raise DataError(
-            f"{file}: {layout.label_key!r} has shape {labels.shape}; expected {len(data)} integers"
-        )
+        raise DataError(f"{file}: {layout.label_key!r} has shape {labels.shape}; expected {len(data)} integers")
     if data.dtype != np.uint8 and len(data) and (data.min() < 0 or data.max() > 255):
         raise DataError(f"{file}: pixel values outside 0..255")
     if layout.one_based:
@@ -327,10 +325,7 @@ def _read_batch(file: Path, layout: _Layout, num_classes: int) -> tuple[np.ndarr
         keep = labels <= num_classes  # ImageNet16-120: the first 120 of 1000 classes
         data, labels = data[keep], labels[keep] - 1
     elif len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-        raise DataError(
-            f"{file}: labels range over [{labels.min()}, {labels.max()}]; "
-            f"expected 0 .. {num_classes - 1}"
-        )
+        raise DataError(f"{file}: labels range over [{labels.min()}, {labels.max()}]; expected 0 .. {num_classes - 1}")
     images = data.astype(np.uint8, copy=False).reshape(-1, 3, layout.side, layout.side)
     return images.transpose(0, 2, 3, 1), labels.astype(np.int64)
 
@@ -342,8 +337,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("_codecs", "encode"),  # bytes pickled with protocol < 3
-        *((mod, name) for mod in ("numpy.core.multiarray", "numpy._core.multiarray")
-          for name in ("_reconstruct", "scalar")),
+        *((mod, name) for mod in ("numpy.core.multiarray", "numpy._core.multiarray") for name in ("_reconstruct", "scalar")),
         *((mod, "_frombuffer") for mod in ("numpy.core.numeric", "numpy._core.numeric")),
     }
 
@@ -396,9 +390,7 @@ def image_batch(
     return _normalise(batch, data, dev), torch.from_numpy(labels[idx]).to(dev)
 
 
-def random_crops(
-    data: ImageData, n: int, *, size: int = 3, seed: int, device: str | torch.device = "cpu"
-) -> torch.Tensor:
+def random_crops(data: ImageData, n: int, *, size: int = 3, seed: int, device: str | torch.device = "cpu") -> torch.Tensor:
     """TE-NAS linear-region inputs: ``(n, 1, size, size)`` float32.
 
     Each sample is a random ``size x size`` window (no padding) of a normalised
@@ -409,9 +401,7 @@ def random_crops(
     images = data.train_images
     count, h, w, channels = images.shape
     if not isinstance(size, int) or not 1 <= size <= min(h, w):
-        raise DataError(
-            f"crop size {size!r} must be an integer in 1..{min(h, w)} for {h}x{w} images"
-        )
+        raise DataError(f"crop size {size!r} must be an integer in 1..{min(h, w)} for {h}x{w} images")
     _check_count(n, None, "random_crops")
     rng = np.random.default_rng(seed)
     epochs = math.ceil(n / count)
@@ -452,12 +442,7 @@ def check_images(
     if not isinstance(x, torch.Tensor):
         raise DataError(f"{name} must be a torch.Tensor of shape {expected}; got {type(x).__name__}")
     shape = tuple(x.shape)
-    if (
-        x.ndim != 4
-        or shape[1] != channels
-        or shape[0] < min_batch
-        or min(shape[2:]) < min_size
-    ):
+    if x.ndim != 4 or shape[1] != channels or shape[0] < min_batch or min(shape[2:]) < min_size:
         raise DataError(f"{name} has shape {shape}; expected {expected}")
     if not x.is_floating_point():
         raise DataError(f"{name} has dtype {x.dtype}; expected floating point (normalised images)")

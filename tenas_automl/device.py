@@ -38,9 +38,7 @@ def _cuda_device(device: str) -> torch.device:
         raise TenasError(f"bad device {device!r}; expected auto, cpu, cuda or cuda:N") from None
     count = torch.cuda.device_count()
     if dev.index is not None and dev.index >= count:
-        raise TenasError(
-            f"device {device!r} does not exist: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}"
-        )
+        raise TenasError(f"device {device!r} does not exist: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
     return dev
 
 

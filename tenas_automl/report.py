@@ -55,8 +55,7 @@ def run_report(result: SearchResult, space: Space, device: str | torch.device) -
 def _alive_accuracy(space: Space, alive: Sequence[Sequence[str]], dataset: str) -> tuple[float, float]:
     """Mean and max benchmark accuracy of the architectures a pruned NB201 mask still holds."""
     accs = [
-        space.benchmark_accuracy(space.mask_to_arch(tuple((op,) for op in ops)), dataset)
-        for ops in itertools.product(*alive)
+        space.benchmark_accuracy(space.mask_to_arch(tuple((op,) for op in ops)), dataset) for ops in itertools.product(*alive)
     ]
     vals = [a for a in accs if a is not None]
     return (float(np.mean(vals)), float(np.max(vals))) if vals else (math.nan, math.nan)
@@ -109,8 +108,14 @@ def plot_search(result: SearchResult, space: Space, path: str | Path, dataset: s
             ax = axes[-1]
             best = [space.benchmark_accuracy(space.parse(h["best"]), dataset) for h in steps]
             ax.plot(x, best, "-", label="current best (by indicators)")
-            ax.scatter(x, [space.benchmark_accuracy(space.parse(h["arch"]), dataset) for h in steps],
-                       s=5, alpha=0.4, color="gray", label="visited")
+            ax.scatter(
+                x,
+                [space.benchmark_accuracy(space.parse(h["arch"]), dataset) for h in steps],
+                s=5,
+                alpha=0.4,
+                color="gray",
+                label="visited",
+            )
             ax.set(title=f"NB201 {dataset} test accuracy", xlabel="visit (revisits are not rescored)", ylabel="%")
             ax.legend(fontsize=7)
     fig.suptitle(f"{result.strategy} on {result.space}: {result.arch_str}", fontsize=8)

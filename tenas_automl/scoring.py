@@ -192,9 +192,7 @@ def iter_scores(
     :class:`~tenas_automl.errors.InvalidArchitectureError` when reached.
     """
     inds = resolve_indicators(indicators, overrides)
-    ctx: Context = make_context(
-        space, seed=seed, device=device, data=data, dataset=dataset, data_dir=data_dir, mode=mode
-    )
+    ctx: Context = make_context(space, seed=seed, device=device, data=data, dataset=dataset, data_dir=data_dir, mode=mode)
     data_key = _data_key(ctx.data)
     done = 0
     scored: dict[str, list[float]] = {ind.name: [] for ind in inds}  # for one warning at the end
@@ -247,11 +245,7 @@ def score(
     Defaults are TE-NAS's two indicators at the papers' settings on the
     bundled CIFAR-10 sample. Not cached; see :func:`score_many`.
     """
-    return next(
-        iter_scores(
-            space, [arch], indicators, seed, device, dataset, data_dir, mode, overrides, data=data
-        )
-    )
+    return next(iter_scores(space, [arch], indicators, seed, device, dataset, data_dir, mode, overrides, data=data))
 
 
 def score_many(
@@ -284,10 +278,18 @@ def score_many(
     if workers > 1 and len(archs) > 1:
         from tenas_automl._parallel_scoring import score_many_parallel
 
-        kwargs = {"seed": seed, "device": device, "dataset": dataset, "data_dir": data_dir, "mode": mode,
-                  "overrides": overrides, "data": data}
-        return score_many_parallel(space, archs, indicators, workers, kwargs, cache_dir=cache_dir,
-                                   use_cache=use_cache, progress=progress)
+        kwargs = {
+            "seed": seed,
+            "device": device,
+            "dataset": dataset,
+            "data_dir": data_dir,
+            "mode": mode,
+            "overrides": overrides,
+            "data": data,
+        }
+        return score_many_parallel(
+            space, archs, indicators, workers, kwargs, cache_dir=cache_dir, use_cache=use_cache, progress=progress
+        )
     cache = ScoreCache(cache_dir) if use_cache else None
     try:
         return list(
@@ -330,7 +332,8 @@ class CachedEvaluator:
     Example:
         >>> from tenas_automl import CachedEvaluator, ScoreCache, get_space, get_strategy
         >>> cached = CachedEvaluator(ScoreCache("/tmp/tenas-cache"))
-        >>> found = get_strategy("random", indicators=["lr"], budget=5, evaluator=cached).search(get_space("nb201"))  # doctest: +SKIP
+        >>> strategy = get_strategy("random", indicators=["lr"], budget=5, evaluator=cached)
+        >>> found = strategy.search(get_space("nb201"))  # doctest: +SKIP
         >>> cached.hits, cached.computed  # doctest: +SKIP
         (0, 5)
 
@@ -375,8 +378,17 @@ class CachedEvaluator:
             self.hits += len(entries) - len(todo)
             if todo:
                 start = time.perf_counter()
-                new = self.inner(space, [masks[i] for i in todo], [ind], seed=seed, data=data, dataset=dataset,
-                                 data_dir=data_dir, mode=mode, **kwargs)[ind.name]
+                new = self.inner(
+                    space,
+                    [masks[i] for i in todo],
+                    [ind],
+                    seed=seed,
+                    data=data,
+                    dataset=dataset,
+                    data_dir=data_dir,
+                    mode=mode,
+                    **kwargs,
+                )[ind.name]
                 share = (time.perf_counter() - start) / len(todo)
                 for i, value in zip(todo, np.asarray(new, dtype=float).reshape(-1)):
                     values[i] = value

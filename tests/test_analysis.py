@@ -35,9 +35,7 @@ def test_correlations_are_signed_by_direction_and_rank_non_finite_last() -> None
     assert got[COMBINED].spearman_rho > 0.9
 
 
-def test_scatter_titles_carry_the_tables_rho_and_say_what_was_not_drawn(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_scatter_titles_carry_the_tables_rho_and_say_what_was_not_drawn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     figures = _capture_figures(monkeypatch, analysis)
     scores = {"lr": np.array([5.0, 4.0, np.nan, 2.0, 1.0]), "ntk": np.array([2.0, 1.0, 3.0, 4.0, 5.0])}
     directions = {"lr": True, "ntk": False}
@@ -55,16 +53,13 @@ def test_scatter_titles_carry_the_tables_rho_and_say_what_was_not_drawn(
     assert len(titles["lr"].collections[0].get_offsets()) == 4
 
 
-def test_prune_trajectory_plot_counts_rounds_done_from_the_full_supernet(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_prune_trajectory_plot_counts_rounds_done_from_the_full_supernet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tenas_automl import get_space, report
     from tenas_automl.strategies import get_strategy
 
     figures = _capture_figures(monkeypatch, report)
     space = get_space("nb201")
-    result = get_strategy("prune", indicators=["lr"], overrides={"lr": {"repeats": 1}}, seed=0,
-                          device="cpu").search(space)
+    result = get_strategy("prune", indicators=["lr"], overrides={"lr": {"repeats": 1}}, seed=0, device="cpu").search(space)
     report.plot_search(result, space, tmp_path / "t.png")
     lr_ax, acc_ax = figures[0].axes
     supernet, found = lr_ax.get_lines()[:2]
@@ -95,8 +90,16 @@ def test_parallel_score_many_gives_the_serial_numbers(tmp_path: Path) -> None:
     archs = analysis.sample_archs(space, 9, seed=5)
     serial = score_many(space, archs, ["lr", "meco"], seed=2, device="cpu", use_cache=False)
     seen: list[int] = []
-    parallel = score_many(space, archs, ["lr", "meco"], seed=2, device="cpu", cache_dir=tmp_path, workers=2,
-                          progress=lambda done, total, info: seen.append(done))
+    parallel = score_many(
+        space,
+        archs,
+        ["lr", "meco"],
+        seed=2,
+        device="cpu",
+        cache_dir=tmp_path,
+        workers=2,
+        progress=lambda done, total, info: seen.append(done),
+    )
     assert [r.arch for r in parallel] == [r.arch for r in serial]
     assert [r.values for r in parallel] == [r.values for r in serial]
     assert seen[-1] == 9 and seen == sorted(seen)

@@ -17,14 +17,26 @@ from pathlib import Path
 import pytest
 
 REF = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
-CONTRACT_KEYS = {"space", "strategy", "dataset", "seed", "arch", "indicators", "benchmark",
-                 "search_seconds", "evaluations", "device", "version"}
+CONTRACT_KEYS = {
+    "space",
+    "strategy",
+    "dataset",
+    "seed",
+    "arch",
+    "indicators",
+    "benchmark",
+    "search_seconds",
+    "evaluations",
+    "device",
+    "version",
+}
 
 
 def cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TENAS_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1", "COLUMNS": "80"}
-    return subprocess.run([sys.executable, "-m", "tenas_automl.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=600, cwd=tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "tenas_automl.cli", *args], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path
+    )
 
 
 def cli_in_process(
@@ -89,8 +101,10 @@ def test_help_and_list(tmp_path: Path) -> None:
         (("run", "--engine", "optuna", "--workers", "2"), "--workers"),
         (("run", "--engine", "optuna", "--no-cache"), "--no-cache does not apply to --engine optuna"),
         (("cache", "wipe"), "wipe"),
-        (("run", "--engine", "nni", "--storage", "sqlite:///x.db", "--study-name", "s"),
-         "--storage, --study-name do not apply to --engine nni"),
+        (
+            ("run", "--engine", "nni", "--storage", "sqlite:///x.db", "--study-name", "s"),
+            "--storage, --study-name do not apply to --engine nni",
+        ),
         (("run", "--trials", "5"), "--trials does not apply to --engine native"),
         (("run", "--storage", "sqlite:///x.db"), "--storage"),
         (("run", "--engine", "optuna", "--trials", "0"), "--trials must be a positive integer, got 0"),
@@ -106,15 +120,16 @@ def test_help_and_list(tmp_path: Path) -> None:
     ],
 )
 def test_user_errors_are_one_line_and_exit_1(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    args: tuple[str, ...], needle: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...],
+    needle: str,
 ) -> None:
     _assert_one_line_error(cli_in_process(*args, tmp_path=tmp_path, monkeypatch=monkeypatch, capsys=capsys), needle)
 
 
-def test_cache_info_and_clear(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cache_info_and_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     def run(*args: str) -> str:
         res = cli_in_process(*args, tmp_path=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
         assert res.returncode == 0, res.stderr
@@ -139,8 +154,9 @@ def test_an_unusable_score_cache_is_a_one_line_error(
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "scores.sqlite").write_text("not a database " * 100)
     for folder in ("a-file", "broken"):
-        res = cli_in_process(*command, "--indicators", "params", "--cache-dir", folder, tmp_path=tmp_path,
-                             monkeypatch=monkeypatch, capsys=capsys)
+        res = cli_in_process(
+            *command, "--indicators", "params", "--cache-dir", folder, tmp_path=tmp_path, monkeypatch=monkeypatch, capsys=capsys
+        )
         _assert_one_line_error(res, f"cannot use the score cache '{folder}/scores.sqlite'")
         assert "--no-cache" in res.stderr
 
@@ -171,8 +187,21 @@ def _table_value(screen: str, field: str) -> str:
 
 def test_run_writes_contract_json_and_plot(tmp_path: Path) -> None:
     out, plot = tmp_path / "res.json", tmp_path / "traj.png"
-    res = cli("run", "--indicators", "lr", "--seed", "1", "--device", "cpu", "--output", str(out),
-              "--plot", str(plot), "--quiet", tmp_path=tmp_path)
+    res = cli(
+        "run",
+        "--indicators",
+        "lr",
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+        "--output",
+        str(out),
+        "--plot",
+        str(plot),
+        "--quiet",
+        tmp_path=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(out.read_text())
     assert _table_value(res.stdout, "arch") == doc["arch"]  # folded on an 80-column screen, never cut
@@ -189,12 +218,23 @@ def test_run_writes_contract_json_and_plot(tmp_path: Path) -> None:
     assert doc["cache"]["reused"] == 0 and doc["cache"]["computed"] > 54
     # Same seed, same architecture: computed again, then read back from the score cache.
     again, cached = tmp_path / "again.json", tmp_path / "cached.json"
-    cli("run", "--indicators", "lr", "--seed", "1", "--device", "cpu", "--output", str(again), "--quiet",
-        "--no-cache", tmp_path=tmp_path)
+    cli(
+        "run",
+        "--indicators",
+        "lr",
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+        "--output",
+        str(again),
+        "--quiet",
+        "--no-cache",
+        tmp_path=tmp_path,
+    )
     redone = json.loads(again.read_text())
     assert redone["arch"] == doc["arch"] and redone["indicators"] == doc["indicators"] and "cache" not in redone
-    res = cli("run", "--indicators", "lr", "--seed", "1", "--device", "cpu", "--output", str(cached),
-              tmp_path=tmp_path)
+    res = cli("run", "--indicators", "lr", "--seed", "1", "--device", "cpu", "--output", str(cached), tmp_path=tmp_path)
     reread = json.loads(cached.read_text())
     assert reread["arch"] == doc["arch"] and reread["history"] == doc["history"]
     assert reread["cache"] == {"dir": str(tmp_path / "cache"), "reused": doc["cache"]["computed"], "computed": 0}
@@ -207,8 +247,24 @@ def test_run_optuna_engine_writes_contract_json_and_resumes(tmp_path: Path) -> N
     from tenas_automl import get_space
 
     db, out = tmp_path / "study.db", tmp_path / "study.json"
-    args = ("run", "--engine", "optuna", "--strategy", "evolution", "--indicators", "params", "--device", "cpu",
-            "--storage", f"sqlite:///{db}", "--study-name", "demo", "--output", str(out), "--quiet")
+    args = (
+        "run",
+        "--engine",
+        "optuna",
+        "--strategy",
+        "evolution",
+        "--indicators",
+        "params",
+        "--device",
+        "cpu",
+        "--storage",
+        f"sqlite:///{db}",
+        "--study-name",
+        "demo",
+        "--output",
+        str(out),
+        "--quiet",
+    )
     res = cli(*args, "--trials", "3", tmp_path=tmp_path)
     assert res.returncode == 0, res.stderr
     doc = json.loads(out.read_text())
@@ -245,8 +301,23 @@ def test_run_nni_engine_prints_a_table_and_writes_contract_json(tmp_path: Path) 
 
 def test_run_on_darts_writes_the_genotype_and_its_size(tmp_path: Path) -> None:
     out = tmp_path / "darts.json"
-    res = cli("run", "--space", "darts", "--strategy", "random", "--budget", "3", "--indicators", "params",
-              "--device", "cpu", "--output", str(out), "--quiet", tmp_path=tmp_path)
+    res = cli(
+        "run",
+        "--space",
+        "darts",
+        "--strategy",
+        "random",
+        "--budget",
+        "3",
+        "--indicators",
+        "params",
+        "--device",
+        "cpu",
+        "--output",
+        str(out),
+        "--quiet",
+        tmp_path=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(out.read_text())
     assert CONTRACT_KEYS <= set(doc) and doc["space"] == "darts" and doc["evaluations"] == 3
@@ -265,13 +336,32 @@ def test_score_file_to_csv_and_json(tmp_path: Path) -> None:
     archs.write_text(f"{REF}\n# a comment\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|\n")
     for suffix in (".csv", ".json"):
         out = tmp_path / f"scores{suffix}"
-        res = cli("score", "--archs", str(archs), "--indicators", "params,lr", "--device", "cpu",
-                  "--output", str(out), "--quiet", tmp_path=tmp_path)
+        res = cli(
+            "score",
+            "--archs",
+            str(archs),
+            "--indicators",
+            "params,lr",
+            "--device",
+            "cpu",
+            "--output",
+            str(out),
+            "--quiet",
+            tmp_path=tmp_path,
+        )
         assert res.returncode == 0, res.stderr
         if suffix == ".csv":
             rows = list(csv.DictReader(out.open()))
-            assert list(rows[0]) == ["arch", "params", "params_seconds", "lr", "lr_seconds",
-                                     "acc_cifar10", "acc_cifar100", "acc_ImageNet16-120"]
+            assert list(rows[0]) == [
+                "arch",
+                "params",
+                "params_seconds",
+                "lr",
+                "lr_seconds",
+                "acc_cifar10",
+                "acc_cifar100",
+                "acc_ImageNet16-120",
+            ]
         else:
             rows = json.loads(out.read_text())
         assert [r["arch"] for r in rows] == [REF, "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"]

@@ -20,13 +20,27 @@ ARCHS = (
 # eigenvalues of a float32 Jacobian's Gram matrix: they move more than the
 # Jacobian itself. A linear-region count moves when float noise flips a
 # pre-activation that sits at zero.
-RTOL = {"ntk": 2e-3, "gen": 2e-3, "naswot": 1e-4, "lr": 1e-2, "synflow": 1e-4, "snip": 1e-3,
-        "grad_norm": 1e-3, "jacov": 1e-3, "params": 0.0, "flops": 0.0}
+RTOL = {
+    "ntk": 2e-3,
+    "gen": 2e-3,
+    "naswot": 1e-4,
+    "lr": 1e-2,
+    "synflow": 1e-4,
+    "snip": 1e-3,
+    "grad_norm": 1e-3,
+    "jacov": 1e-3,
+    "params": 0.0,
+    "flops": 0.0,
+}
 # One repeat keeps the CPU side of the comparison short. The full-network
 # indicators feed CPU batches channels-last by default; both sides contiguous
 # here, so that only the device differs (layouts: test_indicators_math.py).
-OVERRIDES = {"ntk": {"repeats": 1}, "gen": {"repeats": 1}, "lr": {"repeats": 1},
-             **{n: {"layout": "contiguous"} for n in ("naswot", "snip", "grad_norm", "jacov")}}
+OVERRIDES = {
+    "ntk": {"repeats": 1},
+    "gen": {"repeats": 1},
+    "lr": {"repeats": 1},
+    **{n: {"layout": "contiguous"} for n in ("naswot", "snip", "grad_norm", "jacov")},
+}
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +77,18 @@ def test_cuda_tf32_is_off_while_scoring_and_restored(masks: list) -> None:
 
 def test_cuda_batched_jacobian_equals_loop() -> None:
     torch.manual_seed(0)
-    model = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 5),
-    ).cuda().train()
+    model = (
+        torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3, padding=1),
+            torch.nn.BatchNorm2d(4),
+            torch.nn.ReLU(),
+            torch.nn.AdaptiveAvgPool2d(1),
+            torch.nn.Flatten(),
+            torch.nn.Linear(4, 5),
+        )
+        .cuda()
+        .train()
+    )
     x = torch.randn(6, 3, 8, 8, device="cuda")
     params = weight_parameters(model)
     loop, out_loop = jacobian(model, x, params, "loop", "contiguous")

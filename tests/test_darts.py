@@ -97,12 +97,12 @@ def test_parse_tolerates_layout_and_pt_darts_nesting(space: DartsSpace) -> None:
 @pytest.mark.parametrize(
     ("text", "needles"),
     [
-        (PC_DARTS_PUBLISHED_TEXT.replace("'avg_pool_3x3'", "'conv_9x9'"),
-         ["'conv_9x9'", "normal pair 6", "allowed:", "sep_conv_3x3"]),
-        (PC_DARTS_PUBLISHED_TEXT.replace("('dil_conv_3x3', 1)]", "('dil_conv_3x3', 5)]"),
-         ["input 5", "node 5", "0-4"]),
-        (PC_DARTS_PUBLISHED_TEXT.replace("('max_pool_3x3', 0)", "('max_pool_3x3', 2)"),
-         ["reduce pair 1", "input 2", "node 2"]),
+        (
+            PC_DARTS_PUBLISHED_TEXT.replace("'avg_pool_3x3'", "'conv_9x9'"),
+            ["'conv_9x9'", "normal pair 6", "allowed:", "sep_conv_3x3"],
+        ),
+        (PC_DARTS_PUBLISHED_TEXT.replace("('dil_conv_3x3', 1)]", "('dil_conv_3x3', 5)]"), ["input 5", "node 5", "0-4"]),
+        (PC_DARTS_PUBLISHED_TEXT.replace("('max_pool_3x3', 0)", "('max_pool_3x3', 2)"), ["reduce pair 1", "input 2", "node 2"]),
         (PC_DARTS_PUBLISHED_TEXT.replace("('avg_pool_3x3', 0), ", ""), ["normal has 7", "expected 8"]),
         (PC_DARTS_PUBLISHED_TEXT.replace("range(2, 6)", "[2, 3, 4]", 1), ["normal_concat", "[2, 3, 4, 5]"]),
         (PC_DARTS_PUBLISHED_TEXT + "[0]", ["unexpected '['", "after the closing parenthesis"]),
@@ -114,8 +114,21 @@ def test_parse_tolerates_layout_and_pt_darts_nesting(space: DartsSpace) -> None:
         ("DARTS_V2", ["expected 'Genotype' but found 'DARTS_V2'"]),
         ("", ["the end of the string"]),
     ],
-    ids=["op", "input", "reduce-input", "count", "concat", "trailing", "char", "field", "missing",
-         "no-eval", "nb201-string", "bare-name", "empty"],
+    ids=[
+        "op",
+        "input",
+        "reduce-input",
+        "count",
+        "concat",
+        "trailing",
+        "char",
+        "field",
+        "missing",
+        "no-eval",
+        "nb201-string",
+        "bare-name",
+        "empty",
+    ],
 )
 def test_bad_strings_name_the_bad_piece(space: DartsSpace, text: str, needles: list[str]) -> None:
     with pytest.raises(InvalidArchitectureError) as info:
@@ -240,9 +253,7 @@ def test_sample_is_valid_uniform_and_seeded(space: DartsSpace) -> None:
     expected = 16000 / 7
     assert all(abs(n - expected) < 0.1 * expected for n in ops.values())
     # node 5 chooses one of the 10 input pairs uniformly (2000 draws over both cells)
-    pairs = Counter(
-        tuple(sorted(j for _, j in g.node_pairs(c, 5))) for g in draws for c in ("normal", "reduce")
-    )
+    pairs = Counter(tuple(sorted(j for _, j in g.node_pairs(c, 5))) for g in draws for c in ("normal", "reduce"))
     assert set(pairs) == set(itertools.combinations(range(5), 2))
     assert all(abs(n - 200) < 60 for n in pairs.values())
     assert len(set(draws)) == 1000
@@ -258,10 +269,7 @@ def test_mutate_changes_exactly_one_field(space: DartsSpace) -> None:
         _assert_valid(space, child)
         assert child != parent
         diffs = [
-            (c, k, a, b)
-            for c in ("normal", "reduce")
-            for k, (a, b) in enumerate(zip(parent.cell(c), child.cell(c)))
-            if a != b
+            (c, k, a, b) for c in ("normal", "reduce") for k, (a, b) in enumerate(zip(parent.cell(c), child.cell(c))) if a != b
         ]
         assert len(diffs) == 1
         cell, k, (op_a, in_a), (op_b, in_b) = diffs[0]

@@ -80,9 +80,7 @@ def _reference(images: np.ndarray, dataset: str) -> np.ndarray:
     return (images / 255.0 - np.array(MEAN[dataset])) / np.array(STD[dataset])
 
 
-def _find_window(
-    augmented: torch.Tensor, plain: torch.Tensor, pad: int, mean: tuple, std: tuple
-) -> tuple[int, int, bool] | None:
+def _find_window(augmented: torch.Tensor, plain: torch.Tensor, pad: int, mean: tuple, std: tuple) -> tuple[int, int, bool] | None:
     """Brute force: which (top, left, flip) of the zero-padded image gives ``augmented``."""
     _, h, w = plain.shape
     pad_value = (torch.zeros(3) - torch.tensor(mean)) / torch.tensor(std)
@@ -212,9 +210,7 @@ def test_random_crops_are_windows_of_one_normalised_channel() -> None:
         # Brute force over every image, channel and offset (prefiltered on the corner).
         js, tops, lefts, cs = np.nonzero(np.abs(ref[:, :30, :30, :] - crop[0, 0]) < 1e-5)
         matches = [
-            c
-            for j, t, l, c in zip(js, tops, lefts, cs)
-            if np.abs(ref[j, t : t + 3, l : l + 3, c] - crop).max() < 1e-5
+            c for j, t, left, c in zip(js, tops, lefts, cs) if np.abs(ref[j, t : t + 3, left : left + 3, c] - crop).max() < 1e-5
         ]
         assert matches, f"crop {k} is no window of a normalised training image"
     assert random_crops(data, 10, size=5, seed=0).shape == (10, 1, 5, 5)
@@ -227,10 +223,14 @@ def test_random_crops_use_every_channel_and_bad_size() -> None:
     with pytest.raises(DataError, match="crop size 0"):
         random_crops(data, 4, size=0, seed=0)
     flat = ImageData(
-        name="cifar10", num_classes=10, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+        name="cifar10",
+        num_classes=10,
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
         train_images=np.broadcast_to(np.array([10, 20, 30], np.uint8), (5, 8, 8, 3)),
         train_labels=np.zeros(5, np.int64),  # one value per channel: crops reveal it
-        test_images=np.zeros((1, 8, 8, 3), np.uint8), test_labels=np.zeros(1, np.int64),
+        test_images=np.zeros((1, 8, 8, 3), np.uint8),
+        test_labels=np.zeros(1, np.int64),
     )
     values = set(np.round(random_crops(flat, 300, seed=1).numpy().ravel() * 255).astype(int).tolist())
     assert values == {10, 20, 30}
@@ -286,15 +286,25 @@ def test_imagenet16_keeps_first_120_classes_zero_based(tmp_path: Path) -> None:
 def test_npz_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     path = tmp_path / "mine.npz"
-    np.savez(path, train_images=_images(rng, 5, 32), train_labels=np.arange(5),
-             test_images=_images(rng, 2, 32), test_labels=np.array([9, 0]))
+    np.savez(
+        path,
+        train_images=_images(rng, 5, 32),
+        train_labels=np.arange(5),
+        test_images=_images(rng, 2, 32),
+        test_labels=np.array([9, 0]),
+    )
     data = load_data("cifar10", path)
     assert data.source == str(path) and len(data.train_images) == 5
     np.savez(tmp_path / "bad.npz", train_images=_images(rng, 5, 32))
     with pytest.raises(DataError, match="bad.npz lacks the arrays train_labels"):
         load_data("cifar10", tmp_path / "bad.npz")
-    np.savez(tmp_path / "range.npz", train_images=_images(rng, 2, 32), train_labels=np.array([0, 10]),
-             test_images=_images(rng, 1, 32), test_labels=np.array([0]))
+    np.savez(
+        tmp_path / "range.npz",
+        train_images=_images(rng, 2, 32),
+        train_labels=np.array([0, 10]),
+        test_images=_images(rng, 1, 32),
+        test_labels=np.array([0]),
+    )
     with pytest.raises(DataError, match=r"range.npz: train_labels range over \[0, 10\]"):
         load_data("cifar10", tmp_path / "range.npz")
 
@@ -351,9 +361,7 @@ def _pickled(data: object, labels: object = None) -> bytes:
         pytest.param(_pickled(np.full((1, 3072), 300), [0]), "outside 0..255", id="pixel"),
     ],
 )
-def test_malformed_pickles_name_the_file(
-    cifar10_root: tuple[Path, dict[str, np.ndarray]], content: bytes, message: str
-) -> None:
+def test_malformed_pickles_name_the_file(cifar10_root: tuple[Path, dict[str, np.ndarray]], content: bytes, message: str) -> None:
     root, _ = cifar10_root
     bad = root / "cifar-10-batches-py" / "test_batch"
     bad.write_bytes(content)
@@ -376,13 +384,27 @@ def test_imagenet16_label_errors(tmp_path: Path) -> None:
 def test_image_data_validates_arrays() -> None:
     good = load_data()
     with pytest.raises(DataError, match="train_images .* expected uint8"):
-        ImageData(name="x", train_images=good.train_images.astype(np.float32), train_labels=good.train_labels,
-                  test_images=good.test_images, test_labels=good.test_labels, num_classes=10,
-                  mean=good.mean, std=good.std)
+        ImageData(
+            name="x",
+            train_images=good.train_images.astype(np.float32),
+            train_labels=good.train_labels,
+            test_images=good.test_images,
+            test_labels=good.test_labels,
+            num_classes=10,
+            mean=good.mean,
+            std=good.std,
+        )
     with pytest.raises(DataError, match="std must be 3"):
-        ImageData(name="x", train_images=good.train_images, train_labels=good.train_labels,
-                  test_images=good.test_images, test_labels=good.test_labels, num_classes=10,
-                  mean=good.mean, std=(0.2, 0.0, 0.2))
+        ImageData(
+            name="x",
+            train_images=good.train_images,
+            train_labels=good.train_labels,
+            test_images=good.test_images,
+            test_labels=good.test_labels,
+            num_classes=10,
+            mean=good.mean,
+            std=(0.2, 0.0, 0.2),
+        )
 
 
 def test_check_images() -> None:

@@ -22,9 +22,26 @@ def test_train_darts_genotype_from_a_result_file(tmp_path: Path) -> None:
     ckpt = tmp_path / "model.pt"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run(
-        [sys.executable, str(EXAMPLES / "train_darts_genotype.py"), "--result", str(result), "--epochs", "0.1",
-         "--channels", "4", "--layers", "3", "--device", "cpu", "--save", str(ckpt)],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            str(EXAMPLES / "train_darts_genotype.py"),
+            "--result",
+            str(result),
+            "--epochs",
+            "0.1",
+            "--channels",
+            "4",
+            "--layers",
+            "3",
+            "--device",
+            "cpu",
+            "--save",
+            str(ckpt),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert res.returncode == 0, res.stderr
     assert "test accuracy" in res.stdout and "M parameters" in res.stdout
@@ -39,8 +56,12 @@ def test_train_darts_genotype_from_a_result_file(tmp_path: Path) -> None:
 def test_train_darts_genotype_rejects_an_nb201_result(tmp_path: Path) -> None:
     result = tmp_path / "nb201.json"
     result.write_text(json.dumps({"space": "nb201", "arch": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"}))
-    res = subprocess.run([sys.executable, str(EXAMPLES / "train_darts_genotype.py"), "--result", str(result)],
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [sys.executable, str(EXAMPLES / "train_darts_genotype.py"), "--result", str(result)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode != 0 and "nb201" in res.stderr
 
 

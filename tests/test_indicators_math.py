@@ -10,15 +10,19 @@ import pytest
 import torch
 from torch import nn
 
+from tenas_automl.errors import TenasError
+from tenas_automl.indicators import evaluate
 from tenas_automl.indicators._nn import (
-    batch_jacobian, jacobian, per_sample_jacobian, resolve_layout, weight_parameters,
+    batch_jacobian,
+    jacobian,
+    per_sample_jacobian,
+    resolve_layout,
+    weight_parameters,
 )
 from tenas_automl.indicators.baselines import count_size, jacov_from_jacobian, synflow_score
 from tenas_automl.indicators.gen import centred_one_hot, kernel_regression_error
 from tenas_automl.indicators.linear_regions import activation_codes, count_distinct, pack_codes
-from tenas_automl.indicators import evaluate
 from tenas_automl.indicators.naswot import agreement_kernel, log_abs_det, naswot_kernel
-from tenas_automl.errors import TenasError
 from tenas_automl.indicators.ntk import PAPER_NAN_VALUE, NTKSettings, condition_number, ntk_matrix
 from tenas_automl.spaces import get_space
 
@@ -100,9 +104,7 @@ def test_jacobian_plan_resolves_auto_by_width_and_device() -> None:
     assert NTKSettings(width=1).plan(cpu) == ("batched", "contiguous", "native", "autograd")
     assert NTKSettings(width=3).plan(cpu) == ("loop", "contiguous", "onednn", "fast")
     assert NTKSettings(width=1).plan(cuda) == ("batched", "contiguous", "onednn", "autograd")
-    assert NTKSettings(width=1, conv="onednn", jacobian="loop").plan(cpu) == (
-        "loop", "contiguous", "onednn", "autograd"
-    )
+    assert NTKSettings(width=1, conv="onednn", jacobian="loop").plan(cpu) == ("loop", "contiguous", "onednn", "autograd")
     assert NTKSettings(width=3, backward="autograd").plan(cpu)[3] == "autograd"
     with pytest.raises(TenasError, match="conv backend"):
         NTKSettings().replace(conv="cudnn")
@@ -228,7 +230,6 @@ def test_which_modules_count_as_relus_in_each_paper() -> None:
     torch.testing.assert_close(kernel, expected)
 
 
-
 def test_naswot_kernel_reuses_a_tensors_kernel_only_while_it_is_unchanged() -> None:
     # Two ReLUs read the same tensor object; between them it is shifted in place,
     # so the second reader must see the new signs, not the first reader's kernel.
@@ -259,8 +260,10 @@ def test_batch_layouts_agree_up_to_float_noise_and_auto_is_channels_last_on_cpu(
     with pytest.raises(TenasError, match="'rows'"):
         resolve_layout("rows", cpu)
     space = get_space("nb201")
-    archs = ["|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|",
-             "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|none~0|nor_conv_3x3~1|nor_conv_1x1~2|"]
+    archs = [
+        "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|",
+        "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|none~0|nor_conv_3x3~1|nor_conv_1x1~2|",
+    ]
     masks = [space.arch_to_mask(space.parse(a)) for a in archs]
     names = ["naswot", "snip", "grad_norm", "jacov"]
     small = {"width": 8, "cells": 1, "batch_size": 32}

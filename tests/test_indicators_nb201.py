@@ -212,13 +212,22 @@ def test_custom_image_data(space) -> None:
 def test_jacobian_methods_give_equal_scores(space) -> None:
     ms = masks(space, REFERENCE, OTHER)
     ntk, gen = {"batch_size": 6, "repeats": 1}, {"batch_size": 6, "test_batch_size": 6, "repeats": 1}
-    loop = evaluate(space, ms, ["ntk", "gen"], device="cpu",
-                    overrides={"ntk": {**ntk, "jacobian": "loop"}, "gen": {**gen, "jacobian": "loop"}})
-    batched = evaluate(space, ms, ["ntk", "gen"], device="cpu",
-                       overrides={"ntk": {**ntk, "jacobian": "batched"}, "gen": {**gen, "jacobian": "batched"}})
+    loop = evaluate(
+        space,
+        ms,
+        ["ntk", "gen"],
+        device="cpu",
+        overrides={"ntk": {**ntk, "jacobian": "loop"}, "gen": {**gen, "jacobian": "loop"}},
+    )
+    batched = evaluate(
+        space,
+        ms,
+        ["ntk", "gen"],
+        device="cpu",
+        overrides={"ntk": {**ntk, "jacobian": "batched"}, "gen": {**gen, "jacobian": "batched"}},
+    )
     plain = {"jacobian": "loop", "backward": "autograd"}  # the loop without the fast BN/pool backward
-    autograd = evaluate(space, ms, ["ntk", "gen"], device="cpu",
-                        overrides={"ntk": {**ntk, **plain}, "gen": {**gen, **plain}})
+    autograd = evaluate(space, ms, ["ntk", "gen"], device="cpu", overrides={"ntk": {**ntk, **plain}, "gen": {**gen, **plain}})
     for name in ("ntk", "gen"):
         np.testing.assert_allclose(loop[name], batched[name], rtol=1e-6)
         np.testing.assert_allclose(loop[name], autograd[name], rtol=1e-6)

@@ -219,9 +219,15 @@ def test_fast_jacobian_equals_torch_func_on_conv_bn_linear() -> None:
 
     torch.manual_seed(1)
     net = nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1, stride=2, bias=True), nn.BatchNorm2d(4), nn.ReLU(),
-        nn.Conv2d(4, 4, 3, padding=2, dilation=2, groups=2, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5),
+        nn.Conv2d(3, 4, 3, padding=1, stride=2, bias=True),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Conv2d(4, 4, 3, padding=2, dilation=2, groups=2, bias=False),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 5),
     ).double()
     with torch.no_grad():
         for m in net.modules():
@@ -285,5 +291,6 @@ def test_vkdnw_agg_ranks_vkdnw_densely_as_the_official_aggregation() -> None:
     scores = {name: rng.normal(size=8) for name in ("az_expressivity", "az_trainability", "flops", "jacov")}
     scores["vkdnw"] = np.array([21.1, 21.1, 66.3, 66.3, 66.5, 111.2, 111.2, 21.1])
     expected = np.log(rankdata(scores["vkdnw"], method="dense") / 8) + sum(
-        np.log(rankdata(scores[k]) / 8) for k in ("az_expressivity", "az_trainability", "flops", "jacov"))
+        np.log(rankdata(scores[k]) / 8) for k in ("az_expressivity", "az_trainability", "flops", "jacov")
+    )
     np.testing.assert_allclose(get_combination("vkdnw_agg").combine(scores), expected)

@@ -39,7 +39,13 @@ def test_paper_defaults() -> None:
     assert (ntk.width, ntk.cells, ntk.batch_size, ntk.repeats, ntk.augment) == (3, 1, 72, 3, True)
     lr = get_indicator("lr").settings
     assert (lr.width, lr.in_channels, lr.stem, lr.stages, lr.batch_size, lr.batches, lr.input_size) == (
-        1, 1, False, 1, 1000, 3, 3,
+        1,
+        1,
+        False,
+        1,
+        1000,
+        3,
+        3,
     )
     gen = get_indicator("gen").settings
     assert (gen.batch_size, gen.test_batch_size, gen.repeats) == (64, 64, 3)

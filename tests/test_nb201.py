@@ -296,7 +296,7 @@ def reference_cell(cell: NB201Cell, x: torch.Tensor, mask: tuple[tuple[str, ...]
             if target != i:
                 continue
             alphas = torch.tensor([0.0 if op in mask[e] else -1000.0 for op in cell.edges[e]])
-            for w, (name, op) in zip(torch.softmax(alphas, 0), cell.edges[e].items()):
+            for w, op in zip(torch.softmax(alphas, 0), cell.edges[e].values()):
                 if w > 0.01:
                     total = total + w * op(nodes[j])
         nodes.append(total)
@@ -362,9 +362,7 @@ def test_single_op_supernet_is_the_built_network(space: NB201Space) -> None:
             built = space.build(arch_str, **kwargs)  # type: ignore[arg-type]
             sup = space.build_supernet(space.arch_to_mask(space.parse(arch_str)), **kwargs)  # type: ignore[arg-type]
             assert n_params(built) == n_params(sup)
-            assert [(k, v.shape) for k, v in built.state_dict().items()] == [
-                (k, v.shape) for k, v in sup.state_dict().items()
-            ]
+            assert [(k, v.shape) for k, v in built.state_dict().items()] == [(k, v.shape) for k, v in sup.state_dict().items()]
             assert str(built) == str(sup)
 
 
@@ -388,9 +386,7 @@ def test_cell_parameters(space: NB201Space) -> None:
     assert sum(p.numel() for p in net.cell_parameters()) == n_params(net.cells)
     search = [n for n, _ in net.named_cell_parameters(search_only=True)]
     assert search and set(search) < set(names)
-    assert sum(p.numel() for p in net.cell_parameters(search_only=True)) == sum(
-        n_params(c) for c in net.search_cells()
-    )
+    assert sum(p.numel() for p in net.cell_parameters(search_only=True)) == sum(n_params(c) for c in net.search_cells())
     params = dict(net.named_parameters())
     assert all(params[n] is p for n, p in net.named_cell_parameters())
 

@@ -22,9 +22,18 @@ from torch import nn
 pytest.importorskip("nni")
 pytest.importorskip("pytorch_lightning")
 
+from nni.nas.evaluator import FunctionalEvaluator  # noqa: E402
+from nni.nas.execution import SequentialExecutionEngine  # noqa: E402
+from nni.nas.experiment import NasExperiment, NasExperimentConfig  # noqa: E402
+from nni.nas.hub.pytorch import DARTS, NasBench201  # noqa: E402
+from nni.nas.nn.pytorch import LayerChoice, ModelSpace  # noqa: E402
+from nni.nas.space import SimplifiedModelSpace  # noqa: E402
+from nni.nas.strategy import Random  # noqa: E402
+
 from tenas_automl.errors import InvalidArchitectureError, TenasError, UnknownNameError  # noqa: E402
 from tenas_automl.indicators import evaluate  # noqa: E402
 from tenas_automl.integrations.nni import (  # noqa: E402
+    WORST_METRIC,
     IndicatorEvolutionStrategy,
     MissingDependencyError,
     ModelCodec,
@@ -35,7 +44,6 @@ from tenas_automl.integrations.nni import (  # noqa: E402
     benchmark_evaluator,
     detect_space,
     from_arch,
-    WORST_METRIC,
     reference_score,
     run_nni_experiment,
     sample_keys,
@@ -44,14 +52,6 @@ from tenas_automl.integrations.nni import (  # noqa: E402
 )
 from tenas_automl.spaces import get_space  # noqa: E402
 from tenas_automl.spaces.darts_genotypes import DARTS_V2  # noqa: E402
-
-from nni.nas.evaluator import FunctionalEvaluator  # noqa: E402
-from nni.nas.execution import SequentialExecutionEngine  # noqa: E402
-from nni.nas.experiment import NasExperiment, NasExperimentConfig  # noqa: E402
-from nni.nas.hub.pytorch import DARTS, NasBench201  # noqa: E402
-from nni.nas.nn.pytorch import LayerChoice, ModelSpace  # noqa: E402
-from nni.nas.space import SimplifiedModelSpace  # noqa: E402
-from nni.nas.strategy import Random  # noqa: E402
 
 pytestmark = pytest.mark.nni
 
@@ -357,9 +357,7 @@ class _TinySpace(ModelSpace):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv = LayerChoice(
-            [nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(3, 8, 5, padding=2), nn.Conv2d(3, 8, 1)], label="conv"
-        )
+        self.conv = LayerChoice([nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(3, 8, 5, padding=2), nn.Conv2d(3, 8, 1)], label="conv")
         self.act = LayerChoice([nn.ReLU(), nn.LeakyReLU(0.1)], label="act")
         self.head = nn.Linear(8, 10)
 
@@ -503,11 +501,11 @@ def test_pruning_strategy_weighs_the_metric_model_against_the_indicators() -> No
         TENASPruningStrategy(surrogate_weight=-1)
 
 
-
 def test_the_evolution_strategy_fits_no_metric_model() -> None:
     # The model and its weight belong to the pruning strategy; the shared base must not need them.
     strategy = IndicatorEvolutionStrategy(["params"], device="cpu", seed=0)
     assert strategy.surrogate_weight == 0.0 and strategy._metric_model() is None
+
 
 def strategy_key(arch: Any) -> tuple[Any, ...]:
     """The metric model's key of an NB201 arch: the op of each edge."""

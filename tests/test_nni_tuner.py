@@ -296,7 +296,7 @@ def test_training_free_tuner_alias_in_nni_module() -> None:
 
 #: nnictl 3.0 imports pkg_resources, which setuptools 82 removed. Where it is
 #: missing, the nnictl subprocess gets this stand-in (nnictl only asks it for NNI's version).
-PKG_RESOURCES_SHIM = '''
+PKG_RESOURCES_SHIM = """
 import importlib.metadata as _metadata
 
 
@@ -319,7 +319,7 @@ class _Distribution:
 
 def get_distribution(name):
     return _Distribution(name)
-'''
+"""
 
 
 def _nnictl_env(tmp_path: Path) -> dict[str, str]:

@@ -45,7 +45,7 @@ def load_flat(net: torch.nn.Module, flat: np.ndarray) -> None:
     offset = 0
     with torch.no_grad():
         for p in net.parameters():
-            p.copy_(torch.from_numpy(flat[offset:offset + p.numel()]).view_as(p))
+            p.copy_(torch.from_numpy(flat[offset : offset + p.numel()]).view_as(p))
             offset += p.numel()
     assert offset == flat.size, "the official network has a different number of parameters"
 
@@ -84,12 +84,8 @@ def test_nb201_logits_equal_the_official_network(official: dict[str, np.ndarray]
     np.testing.assert_allclose(net(x).detach().numpy(), official["nb201_logits"], rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    ("plan", "count"), [({}, 20), ({"jacobian": "batched"}, 5)], ids=["cpu-plan-20", "batched-5"]
-)
-def test_nb201_kappa_equals_the_official_code(
-    official: dict[str, np.ndarray], plan: dict[str, str], count: int
-) -> None:
+@pytest.mark.parametrize(("plan", "count"), [({}, 20), ({"jacobian": "batched"}, 5)], ids=["cpu-plan-20", "batched-5"])
+def test_nb201_kappa_equals_the_official_code(official: dict[str, np.ndarray], plan: dict[str, str], count: int) -> None:
     space = get_space("nb201")
     net = nb201_net(official)
     x, _ = bundled_batch(72)

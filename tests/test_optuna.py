@@ -22,6 +22,7 @@ from optuna.trial import TrialState, create_trial
 
 from tenas_automl.errors import TenasError
 from tenas_automl.indicators import evaluate
+from tenas_automl.integrations._optuna_study import preset_overrides
 from tenas_automl.integrations.optuna import (
     ARCH_ATTR,
     ORIGIN_ATTR,
@@ -35,7 +36,6 @@ from tenas_automl.integrations.optuna import (
     run_optuna_study,
     suggest_architecture,
 )
-from tenas_automl.integrations._optuna_study import preset_overrides
 from tenas_automl.spaces import get_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -103,9 +103,7 @@ def test_nb201_parameter_names_and_round_trip(nb201) -> None:
     dists = architecture_distributions(nb201)
     assert list(dists) == NB201_NAMES
     assert all(d.choices == NB201_OPS for d in dists.values())
-    arch = nb201.parse(
-        "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
-    )
+    arch = nb201.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
     params = architecture_params(arch, nb201)
     assert params["nb201/edge_2<-1"] == "avg_pool_3x3" and params["nb201/edge_3<-2"] == "skip_connect"
     assert suggest_architecture(optuna.trial.FixedTrial(params), nb201) == arch
@@ -142,9 +140,7 @@ def test_darts_parameters_keep_inputs_distinct(darts) -> None:
 
 # -- sampler -------------------------------------------------------------------------
 def test_sampler_proposes_scored_unique_archs(nb201, tmp_path: Path) -> None:
-    study = optuna.create_study(
-        direction="maximize", sampler=_sampler(nb201), storage=f"sqlite:///{tmp_path / 's.db'}"
-    )
+    study = optuna.create_study(direction="maximize", sampler=_sampler(nb201), storage=f"sqlite:///{tmp_path / 's.db'}")
     study.optimize(_accuracy_objective(nb201), n_trials=10)
     trials = study.trials
     archs = _archs(study, nb201)
@@ -204,6 +200,7 @@ def test_sampler_on_darts_proposes_valid_genotypes(darts) -> None:
         seed=0, candidates_per_trial=3, n_startup_trials=2,
     )  # fmt: skip
     study = optuna.create_study(direction="maximize", sampler=sampler)
+
     # Objective: number of separable convolutions in the normal cell.
     def objective(trial):
         return float(sum(op.startswith("sep") for op, _ in suggest_architecture(trial, darts).normal))
@@ -219,9 +216,7 @@ def test_sampler_on_darts_proposes_valid_genotypes(darts) -> None:
 
 def test_enqueued_arch_is_kept_and_recorded(nb201) -> None:
     study = optuna.create_study(direction="maximize", sampler=_sampler(nb201))
-    fixed = nb201.parse(
-        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-    )
+    fixed = nb201.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
     study.enqueue_trial(architecture_params(fixed, nb201))
     study.optimize(_accuracy_objective(nb201), n_trials=4)
     archs = _archs(study, nb201)
@@ -504,9 +499,7 @@ def test_prune_result_is_read_from_the_study(nb201) -> None:
     # What another process stored is reused: no second pruning search.
     study = optuna.create_study(direction="maximize")
     sampler = _sampler(nb201, strategy="prune")
-    stored = nb201.parse(
-        "|skip_connect~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|skip_connect~1|nor_conv_1x1~2|"
-    )
+    stored = nb201.parse("|skip_connect~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|skip_connect~1|nor_conv_1x1~2|")
     key = "tenas:prune_result:" + "/".join(sampler.scorer.settings_keys[n] for n in INDICATORS)
     study._storage.set_study_system_attr(study._study_id, key, {"arch": nb201.format(stored)})
     study.sampler = sampler
@@ -516,9 +509,7 @@ def test_prune_result_is_read_from_the_study(nb201) -> None:
 
 # -- pruner --------------------------------------------------------------------------
 def test_pruner_prunes_below_percentile_after_warmup(nb201) -> None:
-    pruner = TrainingFreePruner(
-        nb201, indicators=("params",), percentile=50.0, warmup=4, overrides=PARAMS_ONLY, device="cpu"
-    )
+    pruner = TrainingFreePruner(nb201, indicators=("params",), percentile=50.0, warmup=4, overrides=PARAMS_ONLY, device="cpu")
     sampler = optuna.samplers.RandomSampler(seed=3)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
     study.optimize(_pruned_accuracy_objective(nb201), n_trials=20)
@@ -556,9 +547,9 @@ def test_wrapped_pruner_after_first_report(nb201) -> None:
             nb201, indicators=("params",), warmup=100, wrapped=wrapped, overrides=PARAMS_ONLY, device="cpu"
         )
         study = optuna.create_study(direction="maximize", pruner=pruner)
-        seen = []
+        seen: list[bool] = []
 
-        def objective(trial):
+        def objective(trial, seen=seen):
             suggest_architecture(trial, nb201)
             seen.append(trial.should_prune())  # step 0: training-free, within warm-up
             trial.report(10.0, step=1)

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from tenas_automl.errors import UnknownNameError
+from tenas_automl.indicators import rank_sum
 from tenas_automl.spaces import get_space
 from tenas_automl.spaces.base import Mask, Space
 from tenas_automl.strategies import (
@@ -29,7 +30,6 @@ from tenas_automl.strategies import (
     SearchSettingError,
     get_strategy,
 )
-from tenas_automl.indicators import rank_sum
 from tenas_automl.strategies.ranking import dense_rank, round_sig
 
 HIGHER = {"lr", "naswot"}
@@ -39,9 +39,22 @@ def _hash(edge: int, op: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{edge}/{op}".encode()).digest()[:4], "little")
 
 
-def weight(edge: int, op: str, ops: Sequence[str] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
-                                                    "avg_pool_3x3", "sep_conv_3x3", "sep_conv_5x5",
-                                                    "dil_conv_3x3", "dil_conv_5x5", "max_pool_3x3")) -> float:
+def weight(
+    edge: int,
+    op: str,
+    ops: Sequence[str] = (
+        "none",
+        "skip_connect",
+        "nor_conv_1x1",
+        "nor_conv_3x3",
+        "avg_pool_3x3",
+        "sep_conv_3x3",
+        "sep_conv_5x5",
+        "dil_conv_3x3",
+        "dil_conv_5x5",
+        "max_pool_3x3",
+    ),
+) -> float:
     """1 + 5 * (rank of a hash among the ops): distinct enough to survive TE-NAS's rounding."""
     return 1.0 + 5.0 * sorted(ops, key=lambda o: _hash(edge, o)).index(op)
 
@@ -213,8 +226,7 @@ def test_prune_fast_preset_shrinks_the_nb201_ntk_batch_and_user_overrides_win(nb
     one = {"resample": "data", "repeats": 1, "first_repeat": 0}
     assert fake.kwargs[0]["overrides"] == {"ntk": {**one, "batch_size": 32}, "lr": one}
     fake = FakeEvaluator()
-    get_strategy("prune", evaluator=fake, preset="fast", mode="clean",
-                 overrides={"ntk": {"batch_size": 16}}).search(nb201)
+    get_strategy("prune", evaluator=fake, preset="fast", mode="clean", overrides={"ntk": {"batch_size": 16}}).search(nb201)
     assert fake.kwargs[0]["overrides"] == {"ntk": {"batch_size": 16}}
     with pytest.raises(UnknownNameError, match="turbo"):
         get_strategy("prune", preset="turbo")
@@ -352,8 +364,14 @@ def test_evolution_real_evaluator_values_are_single_arch_scores(nb201: Space) ->
 
     names = ("ntk", "lr", "gen")
     result = get_strategy(
-        "evolution", budget=8, population_size=4, tournament_size=2, batch_size=4,
-        overrides=_small(names), device="cpu", seed=2,
+        "evolution",
+        budget=8,
+        population_size=4,
+        tournament_size=2,
+        batch_size=4,
+        overrides=_small(names),
+        device="cpu",
+        seed=2,
     ).search(nb201)
     assert result.evaluations == 8 and result.indicators.keys() == set(names)
     alone = evaluate(nb201, [nb201.arch_to_mask(result.arch)], names, seed=2, device="cpu", overrides=_small(names))
@@ -386,6 +404,7 @@ def test_fit_additive_recovers_the_effects_of_an_additive_objective() -> None:
     rng = np.random.default_rng(0)
     effects = {(i, c): float(rng.normal()) for i in range(3) for c in "abc"}
     keys = [tuple(rng.choice(list("abc"), 3)) for _ in range(40)]
+
     def value(k: Sequence[str]) -> float:
         return sum(effects[(i, c)] for i, c in enumerate(k))
 

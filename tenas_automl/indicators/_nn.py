@@ -51,9 +51,7 @@ def _flatten(grads: Sequence[torch.Tensor | None], batch: int) -> torch.Tensor:
     return torch.cat(parts, 1)
 
 
-def batch_jacobian(
-    model: nn.Module, x: torch.Tensor, params: Sequence[nn.Parameter]
-) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_jacobian(model: nn.Module, x: torch.Tensor, params: Sequence[nn.Parameter]) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows ``J_i = d(sum_c f_c(x_i; batch)) / d params`` for every sample, and the logits.
 
     One forward of the whole batch, then all ``B`` vector-Jacobian products at
@@ -67,15 +65,11 @@ def batch_jacobian(
     if not params:
         return torch.zeros(b, 0, device=x.device), out.detach()
     eye = torch.eye(b, dtype=out.dtype, device=out.device)
-    grads = torch.autograd.grad(
-        out.sum(1), list(params), grad_outputs=eye, is_grads_batched=True, allow_unused=True
-    )
+    grads = torch.autograd.grad(out.sum(1), list(params), grad_outputs=eye, is_grads_batched=True, allow_unused=True)
     return _flatten(grads, b).to(x.device), out.detach()
 
 
-def per_sample_jacobian(
-    model: nn.Module, x: torch.Tensor, params: Sequence[nn.Parameter], with_logits: bool = False
-) -> Any:
+def per_sample_jacobian(model: nn.Module, x: torch.Tensor, params: Sequence[nn.Parameter], with_logits: bool = False) -> Any:
     """Reference for :func:`batch_jacobian`: one backward per sample, like the official code.
 
     Returns the Jacobian, or ``(jacobian, logits)`` with ``with_logits``.
@@ -127,8 +121,13 @@ def _native_convs() -> Iterator[None]:
 
 
 def jacobian(
-    model: nn.Module, x: torch.Tensor, params: Sequence[nn.Parameter], method: str,
-    layout: str, conv: str = "onednn", backward: str = "autograd",
+    model: nn.Module,
+    x: torch.Tensor,
+    params: Sequence[nn.Parameter],
+    method: str,
+    layout: str,
+    conv: str = "onednn",
+    backward: str = "autograd",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch Jacobian and logits by a resolved plan (equal results, different speed).
 
@@ -201,10 +200,7 @@ def relu_hooks(model: nn.Module, callback: ReluCallback, rule: str = "instance")
     ReLU has overwritten its input; for a container such as ``ReLUConvBN`` the
     output is no ReLU's at all.
     """
-    handles = [
-        m.register_forward_hook(lambda mod, inp, out: callback(mod, inp[0], out))
-        for m in relu_modules(model, rule)
-    ]
+    handles = [m.register_forward_hook(lambda mod, inp, out: callback(mod, inp[0], out)) for m in relu_modules(model, rule)]
     try:
         yield
     finally:
@@ -233,7 +229,5 @@ def live_relus(model: nn.Module, x: torch.Tensor, seed: int = 0, rule: str = "in
         return set()
     gen = torch.Generator(device="cpu").manual_seed(seed)
     cot = torch.randn(out.shape, generator=gen).to(out.device, out.dtype)
-    grads = torch.autograd.grad(
-        out, [o for _, o in outputs], grad_outputs=cot, allow_unused=True
-    )
+    grads = torch.autograd.grad(out, [o for _, o in outputs], grad_outputs=cot, allow_unused=True)
     return {id(m) for (m, _), g in zip(outputs, grads) if g is not None and bool((g != 0).any())}

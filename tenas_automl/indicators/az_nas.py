@@ -123,9 +123,7 @@ def block_trainability(f_in: torch.Tensor, f_out: torch.Tensor, g_out: torch.Ten
     return -sigma - 1.0 / (sigma + SIGMA_EPS) + 2.0
 
 
-def az_scores(
-    net: nn.Module, x: torch.Tensor, generator: torch.Generator, clean: bool = False
-) -> tuple[float, float, float]:
+def az_scores(net: nn.Module, x: torch.Tensor, generator: torch.Generator, clean: bool = False) -> tuple[float, float, float]:
     """(expressivity, progressivity, trainability) of ``net`` on ``x``.
 
     ``net`` must have a ``features(x)`` method (a :class:`Supernet`); the
@@ -180,7 +178,7 @@ class _AzIndicator(Indicator):
             for k, mask in enumerate(masks):
                 key = ("az", s.digest(), clean, wi, di, mask)
 
-                def make(net: Supernet = net, mask: Mask = mask) -> tuple[float, float, float]:
+                def make(net: Supernet = net, mask: Mask = mask, di: int = di, x: torch.Tensor = x) -> tuple[float, float, float]:
                     net.set_mask(mask)
                     gen = torch.Generator().manual_seed(derive_seed(ctx.seed, "az-rademacher", di))
                     return az_scores(net, x, gen, clean)

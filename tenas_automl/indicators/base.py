@@ -73,9 +73,7 @@ class Settings:
         """Raise :class:`TenasError` for values that cannot work."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in _POSITIVE and value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
+            if f.name in _POSITIVE and value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise TenasError(f"setting {f.name}={value!r} must be a positive integer")
         if self.mode is not None:
             check_choice("mode", self.mode, MODES)
@@ -114,8 +112,20 @@ class Settings:
 DARTS_TINY: dict[str, Any] = {"width": 1, "cells": 1, "stages": 2, "stem_multiplier": 1}
 
 _POSITIVE = frozenset(
-    {"repeats", "width", "cells", "stages", "in_channels", "num_classes", "stem_multiplier", "layers",
-     "batch_size", "test_batch_size", "batches", "input_size"}
+    {
+        "repeats",
+        "width",
+        "cells",
+        "stages",
+        "in_channels",
+        "num_classes",
+        "stem_multiplier",
+        "layers",
+        "batch_size",
+        "test_batch_size",
+        "batches",
+        "input_size",
+    }
 )
 
 
@@ -267,9 +277,7 @@ class Context:
             seed = derive_seed(self.seed, "images", split, index)
             x, y = image_batch(self.data, n, seed=seed, split=split, augment=augment, device=self.device)
             if input_size is not None and x.shape[-1] != input_size:
-                x = torch.nn.functional.interpolate(
-                    x, size=(input_size, input_size), mode="bilinear", align_corners=False
-                )
+                x = torch.nn.functional.interpolate(x, size=(input_size, input_size), mode="bilinear", align_corners=False)
             return x, y
 
         return self.memo(("images", n, index, split, augment, input_size), make)
@@ -311,15 +319,11 @@ class Indicator(ABC):
         base.validate()
         self.settings = base.replace(**overrides) if overrides else base
         given = base.to_dict()
-        self._explicit = frozenset(overrides) | {
-            k for k, v in default.to_dict().items() if given[k] != v
-        }
+        self._explicit = frozenset(overrides) | {k for k, v in default.to_dict().items() if given[k] != v}
 
     def effective_settings(self, space: Space, data: ImageData) -> Settings:
         """The settings used on ``space``: :attr:`space_defaults` for unset fields."""
-        defaults = {
-            k: v for k, v in self.space_defaults_for(space, data).items() if k not in self._explicit
-        }
+        defaults = {k: v for k, v in self.space_defaults_for(space, data).items() if k not in self._explicit}
         return self.settings.replace(**defaults) if defaults else self.settings
 
     def space_defaults_for(self, space: Space, data: ImageData) -> dict[str, Any]:

@@ -36,9 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tenas_automl.errors import check_choice
 from tenas_automl.indicators._nn import is_constant, logits, resolve_layout, to_layout
 from tenas_automl.indicators._repeats import mean_over_repeats
-from tenas_automl.errors import check_choice
 from tenas_automl.indicators.az_nas import INITS, initialised_network
 from tenas_automl.indicators.base import Context, Indicator, NetSettings
 from tenas_automl.spaces.base import Mask, Space, Supernet
@@ -120,9 +120,7 @@ def count_size(model: nn.Module, x: torch.Tensor) -> SizeCount:
 @contextmanager
 def batchnorm_bypassed(model: nn.Module) -> Iterator[None]:
     """Make every BatchNorm return its input (synflow is defined without BN)."""
-    handles = [
-        m.register_forward_hook(lambda _m, inp, _out: inp[0]) for m in model.modules() if isinstance(m, _BN)
-    ]
+    handles = [m.register_forward_hook(lambda _m, inp, _out: inp[0]) for m in model.modules() if isinstance(m, _BN)]
     try:
         yield
     finally:
@@ -146,7 +144,9 @@ def synflow_score(model: nn.Module, input_shape: Sequence[int]) -> float:
         return float(sum((w * g).abs().sum() for w, g in zip(weights, grads) if g is not None))
 
 
-def loss_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+def loss_gradients(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor
+) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
     """(weight, dL/dweight) of the conv/linear layers that take part, for the CE loss; and the logits."""
     weights = [m.weight for m in prunable_layers(model)]
     out = logits(model, x)
@@ -203,7 +203,11 @@ class _FullNetIndicator(Indicator):
             return to_layout(x, layout), y
 
         return mean_over_repeats(
-            s, masks, ctx, batch, lambda net, xy: self._score(net, *xy),
+            s,
+            masks,
+            ctx,
+            batch,
+            lambda net, xy: self._score(net, *xy),
             network=lambda wi: initialised_network(ctx, s, s.init, wi),
         )
 

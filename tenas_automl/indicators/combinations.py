@@ -56,8 +56,7 @@ COMBINATIONS: dict[str, Combination] = {
         Combination(
             "vkdnw_agg",
             ("vkdnw", "az_expressivity", "az_trainability", "flops", "jacov"),
-            "VKDNW aggregate: log-rank sum of vkdnw (dense ranks), AZ-NAS expressivity and "
-            "trainability, FLOPs and jacov",
+            "VKDNW aggregate: log-rank sum of vkdnw (dense ranks), AZ-NAS expressivity and trainability, FLOPs and jacov",
             dense=("vkdnw",),
         ),
     )

@@ -37,9 +37,7 @@ def centred_one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     return y - y.mean(0, keepdim=True)
 
 
-def kernel_regression_error(
-    theta_xx: torch.Tensor, theta_yx: torch.Tensor, y_x: torch.Tensor, y_y: torch.Tensor
-) -> float:
+def kernel_regression_error(theta_xx: torch.Tensor, theta_yx: torch.Tensor, y_x: torch.Tensor, y_y: torch.Tensor) -> float:
     """mean_i ||(Theta_yx Theta_xx^-1 Y_x)_i - Y_y,i||^2; NaN if Theta_xx is singular."""
     txx, tyx = theta_xx.to(torch.float64).cpu(), theta_yx.to(torch.float64).cpu()
     yx, yy = y_x.to(torch.float64).cpu(), y_y.to(torch.float64).cpu()

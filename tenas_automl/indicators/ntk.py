@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from tenas_automl.indicators._nn import is_constant, jacobian, weight_parameters
 from tenas_automl.data import ImageData
+from tenas_automl.indicators._nn import is_constant, jacobian, weight_parameters
 from tenas_automl.indicators.base import DARTS_TINY, Context, Indicator, JacobianSettings, repeat_indices
 from tenas_automl.spaces.base import Mask, Space
 

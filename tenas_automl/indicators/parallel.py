@@ -65,7 +65,9 @@ def _get_pool(workers: int) -> ProcessPoolExecutor:
     if _pool is None or _pool_size != workers:
         shutdown()
         _pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
             initargs=(os.getpid(),),
         )
         _pool_size = workers

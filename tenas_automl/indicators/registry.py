@@ -21,8 +21,23 @@ from tenas_automl.indicators.zico import Zico
 INDICATORS: dict[str, type[Indicator]] = {
     cls.name: cls
     for cls in (
-        NTK, LinearRegions, Gen, Naswot, Params, Flops, Synflow, Jacov, Snip, GradNorm,
-        AzExpressivity, AzProgressivity, AzTrainability, Zico, Meco, Vkdnw, Swap,
+        NTK,
+        LinearRegions,
+        Gen,
+        Naswot,
+        Params,
+        Flops,
+        Synflow,
+        Jacov,
+        Snip,
+        GradNorm,
+        AzExpressivity,
+        AzProgressivity,
+        AzTrainability,
+        Zico,
+        Meco,
+        Vkdnw,
+        Swap,
     )
 }
 

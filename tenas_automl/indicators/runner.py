@@ -78,9 +78,7 @@ def make_context(
     return Context(space=space, seed=int(seed), device=resolve_device(device), data=data, mode=mode)
 
 
-def score_in_context(
-    ctx: Context, indicator: Indicator, masks: Sequence[Mask], *, warn: bool = True
-) -> np.ndarray:
+def score_in_context(ctx: Context, indicator: Indicator, masks: Sequence[Mask], *, warn: bool = True) -> np.ndarray:
     """One indicator's values for ``masks`` (validated here), with a warning for
     non-finite ones unless ``warn`` is off (a caller that scores one mask at a
     time and sums the warnings up itself)."""
@@ -99,7 +97,11 @@ def warn_non_finite(name: str, values: np.ndarray, what: str = "masks") -> None:
     if bad.any():
         logger.warning(
             "%s: %d of %d %s scored non-finite (%s); they rank last",
-            name, int(bad.sum()), len(values), what, ", ".join(sorted({str(v) for v in values[bad]})),
+            name,
+            int(bad.sum()),
+            len(values),
+            what,
+            ", ".join(sorted({str(v) for v in values[bad]})),
         )
 
 
@@ -145,7 +147,5 @@ def evaluate(
         for name, v in values.items():
             warn_non_finite(name, v)
         return values
-    ctx = make_context(
-        space, seed=seed, device=device, data=data, dataset=dataset, data_dir=data_dir, mode=mode
-    )
+    ctx = make_context(space, seed=seed, device=device, data=data, dataset=dataset, data_dir=data_dir, mode=mode)
     return {ind.name: score_in_context(ctx, ind, masks) for ind in indicators}

@@ -98,9 +98,7 @@ def _picks(params: Sequence[tuple[str, nn.Parameter]], p: int) -> list[torch.Ten
     return [torch.linspace(0, v.numel() - 1, steps=p).long().to(v.device) for _, v in params]
 
 
-def logit_jacobian_func(
-    model: nn.Module, x: torch.Tensor, params: Sequence[tuple[str, nn.Parameter]], p: int
-) -> torch.Tensor:
+def logit_jacobian_func(model: nn.Module, x: torch.Tensor, params: Sequence[tuple[str, nn.Parameter]], p: int) -> torch.Tensor:
     """Per-sample Jacobian ``(B, K, P)`` of the logits w.r.t. ``p`` evenly spaced scalars of
     each param, by ``torch.func`` (any module; the reference for :func:`logit_jacobian`)."""
     picks = _picks(params, p)
@@ -173,9 +171,7 @@ def _fast_path_applies(model: nn.Module, params: Sequence[tuple[str, nn.Paramete
     return True
 
 
-def logit_jacobian(
-    model: nn.Module, x: torch.Tensor, params: Sequence[tuple[str, nn.Parameter]], p: int
-) -> torch.Tensor:
+def logit_jacobian(model: nn.Module, x: torch.Tensor, params: Sequence[tuple[str, nn.Parameter]], p: int) -> torch.Tensor:
     """Per-sample Jacobian ``(B, K, P)`` of the logits w.r.t. ``p`` evenly spaced scalars of each param.
 
     For conv, linear and eval-mode BatchNorm parameters: one forward pass that
@@ -208,9 +204,11 @@ def logit_jacobian(
     for k in range(out.shape[1]):
         grads = torch.autograd.grad(out[:, k].sum(), outs, retain_graph=True, allow_unused=True)
         by_mod = {id(m): (torch.zeros_like(o) if g is None else g) for m, o, g in zip(mods, outs, grads)}
-        cols.append(torch.cat([
-            _scalar_gradients(m, name, idx, seen[id(m)][0], by_mod[id(m)]) for (m, name), idx in zip(slots, picks)
-        ], dim=1))
+        cols.append(
+            torch.cat(
+                [_scalar_gradients(m, name, idx, seen[id(m)][0], by_mod[id(m)]) for (m, name), idx in zip(slots, picks)], dim=1
+            )
+        )
     return torch.stack(cols, dim=1).detach()
 
 

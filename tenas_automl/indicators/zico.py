@@ -45,9 +45,7 @@ class ZicoSettings(NetSettings):
     def validate(self) -> None:
         super().validate()
         if self.batches < 2:
-            raise TenasError(
-                f"setting batches={self.batches!r}: ZiCo needs at least 2 batches for a standard deviation"
-            )
+            raise TenasError(f"setting batches={self.batches!r}: ZiCo needs at least 2 batches for a standard deviation")
 
 
 def zico_from_gradients(grads: Sequence[torch.Tensor]) -> float:

@@ -163,11 +163,7 @@ class ModelCodec(Codec):
         self._scorer = ModelScorer(names, **options)
         from nni.mutable import MutableAnnotation
 
-        self._mutables = {
-            label: m
-            for label, m in model_space.simplify().items()
-            if not isinstance(m, MutableAnnotation)
-        }
+        self._mutables = {label: m for label, m in model_space.simplify().items() if not isinstance(m, MutableAnnotation)}
         if not self._mutables:
             raise TenasError("the NNI model space has no choices to search")
 
@@ -213,10 +209,7 @@ class ModelCodec(Codec):
         return self.random(rng)
 
     def score(self, archs: Sequence[Hashable]) -> dict[str, np.ndarray]:
-        rows = [
-            self._scorer.score(lambda a=a: self.model_space.freeze(self.to_sample(a)).executable_model())
-            for a in archs
-        ]
+        rows = [self._scorer.score(lambda a=a: self.model_space.freeze(self.to_sample(a)).executable_model()) for a in archs]
         return {n: np.array([r[n] for r in rows], dtype=float) for n in self.names}
 
     def label(self, arch: Hashable) -> str:
@@ -240,9 +233,7 @@ def make_codec(
         sp = resolve_space(space)
         missing = [k for k in sample_keys(sp) if k not in choices]
         if missing:
-            raise TenasError(
-                f"the NNI model space is not NNI's {sp.name} hub space: it lacks label {missing[0]!r}"
-            )
+            raise TenasError(f"the NNI model space is not NNI's {sp.name} hub space: it lacks label {missing[0]!r}")
     else:
         sp = detect_space(choices)
     if sp is None:

@@ -52,9 +52,7 @@ def require_nni() -> None:
         ) from exc
     version = str(getattr(nni, "__version__", "0"))
     if not version.startswith("3."):
-        raise MissingDependencyError(
-            f"the NNI integration needs nni 3.x, found nni {version}; install it with: {INSTALL_HINT}"
-        )
+        raise MissingDependencyError(f"the NNI integration needs nni 3.x, found nni {version}; install it with: {INSTALL_HINT}")
 
 
 def use_json_checkpoints() -> None:

@@ -55,12 +55,7 @@ def _nb201_keys(space: Space) -> list[str]:
 
 def _darts_keys() -> list[tuple[str, str, int]]:
     """(op key, input key, node) per genotype pair, cell by cell, pair order."""
-    return [
-        (f"{cell}/op_{n}_{k}", f"{cell}/input_{n}_{k}", n)
-        for cell in _DARTS_CELLS
-        for n in _DARTS_NODES
-        for k in (0, 1)
-    ]
+    return [(f"{cell}/op_{n}_{k}", f"{cell}/input_{n}_{k}", n) for cell in _DARTS_CELLS for n in _DARTS_NODES for k in (0, 1)]
 
 
 def sample_keys(space: Space | str) -> tuple[str, ...]:
@@ -129,15 +124,12 @@ def _darts_to_arch(sample: Mapping[str, Any], sp: Space) -> Hashable:
     for op_key, in_key, node in keys:
         op = sample[op_key]
         if op not in allowed:
-            raise InvalidArchitectureError(
-                f"NNI sample key {op_key!r} has value {op!r}; allowed: {', '.join(allowed)}"
-            )
+            raise InvalidArchitectureError(f"NNI sample key {op_key!r} has value {op!r}; allowed: {', '.join(allowed)}")
         raw = sample[in_key]
         inp = raw[0] if isinstance(raw, (list, tuple)) and len(raw) == 1 else raw
         if isinstance(inp, bool) or not isinstance(inp, numbers.Integral) or not 0 <= inp < node:
             raise InvalidArchitectureError(
-                f"NNI sample key {in_key!r} has value {raw!r}; expected a one-element list "
-                f"[j] with 0 <= j <= {node - 1}"
+                f"NNI sample key {in_key!r} has value {raw!r}; expected a one-element list [j] with 0 <= j <= {node - 1}"
             )
         pairs.append((str(op), int(inp)))
     half = len(pairs) // 2

@@ -214,9 +214,7 @@ class _TrainingFreeStrategy(Strategy):
         model = self.model_space.freeze(trial.sample)
         if trial.metric is not None:
             model.metrics.final = trial.metric
-        model.status = {"trained": ModelStatus.Trained, "failed": ModelStatus.Failed}.get(
-            trial.status, ModelStatus.Training
-        )
+        model.status = {"trained": ModelStatus.Trained, "failed": ModelStatus.Failed}.get(trial.status, ModelStatus.Training)
         return model
 
     # -- checkpoint ----------------------------------------------------------------
@@ -253,9 +251,7 @@ class _TrainingFreeStrategy(Strategy):
         again first; trained ones are never re-submitted.
         """
         if state_dict.get("strategy") != type(self).__name__:
-            raise TenasError(
-                f"state of {state_dict.get('strategy')!r} cannot be loaded into {type(self).__name__}"
-            )
+            raise TenasError(f"state of {state_dict.get('strategy')!r} cannot be loaded into {type(self).__name__}")
         if self._codec is None:
             self._loaded = dict(state_dict)
         else:
@@ -280,8 +276,9 @@ class _TrainingFreeStrategy(Strategy):
                 logger.warning("indicator settings changed since the checkpoint; cached scores dropped")
                 self._scores = {}
             self._load_extra(state)
-        logger.info("%s restored: %d models submitted before, %d to retry",
-                    type(self).__name__, len(self._trials), len(self._retry))
+        logger.info(
+            "%s restored: %d models submitted before, %d to retry", type(self).__name__, len(self._trials), len(self._retry)
+        )
 
     # -- helpers ---------------------------------------------------------------------
     def _score_options(self) -> dict[str, Any]:
@@ -564,9 +561,7 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
         self.population_size = _positive("population_size", population_size)
         self.tournament_size = _positive("tournament_size", tournament_size)
         if self.tournament_size > self.population_size:  # type: ignore[operator]
-            raise StrategySettingError(
-                f"tournament_size={tournament_size} must not exceed population_size={population_size}"
-            )
+            raise StrategySettingError(f"tournament_size={tournament_size} must not exceed population_size={population_size}")
         self.screen_size = _positive("screen_size", screen_size)
         self.children = _positive("children", children)
         default_initial = max(1, (self.budget or 20) // 4)
@@ -637,7 +632,6 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
 
     def extra_repr(self) -> str:
         return (
-            super().extra_repr()
-            + f", population_size={self.population_size}, tournament_size={self.tournament_size}, "
+            super().extra_repr() + f", population_size={self.population_size}, tournament_size={self.tournament_size}, "
             f"screen_size={self.screen_size}, children={self.children}, initial={self.initial}"
         )

@@ -21,9 +21,7 @@ def _value(t: optuna.trial.FrozenTrial, name: str) -> float:
     return float(v) if isinstance(v, (int, float)) else math.nan
 
 
-def plot_study(
-    study: optuna.Study, path: str | Path, space: Space | str | None = None, dataset: str = "cifar10"
-) -> Path:
+def plot_study(study: optuna.Study, path: str | Path, space: Space | str | None = None, dataset: str = "cifar10") -> Path:
     """Draw each finished trial's objective value with the best so far, then each stored indicator.
 
     Points are marked by how the training-free sampler chose them (``tenas:origin``:

@@ -252,9 +252,7 @@ class TrainingFreeSampler(BaseSampler):
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         self._check_study(study)
         space = {
-            k: v
-            for k, v in self.fallback.infer_relative_search_space(study, trial).items()
-            if k not in self.codec.distributions
+            k: v for k, v in self.fallback.infer_relative_search_space(study, trial).items() if k not in self.codec.distributions
         }
         space.update(self.codec.distributions)
         return space
@@ -278,9 +276,7 @@ class TrainingFreeSampler(BaseSampler):
     ) -> Any:
         return self.fallback.sample_independent(study, trial, param_name, param_distribution)
 
-    def after_trial(
-        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
-    ) -> None:
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
         self.fallback.after_trial(study, trial, state, values)
         if state == TrialState.FAIL:
             return

@@ -41,6 +41,7 @@ ProgressFn = Callable[[int, int, str], None]
 
 def benchmark_objective(space: Space, dataset: str = "cifar10") -> Callable[[optuna.Trial], float]:
     """An objective that suggests an architecture and returns its benchmark test accuracy (%)."""
+
     def objective(trial: optuna.Trial) -> float:
         arch = suggest_architecture(trial, space)
         accuracy = space.benchmark_accuracy(arch, dataset)
@@ -54,9 +55,7 @@ def benchmark_objective(space: Space, dataset: str = "cifar10") -> Callable[[opt
 def _check_benchmark(space: Space, dataset: str) -> None:
     probe = space.sample(np.random.default_rng(0))
     if space.benchmark_accuracy(probe, dataset) is None:
-        raise TenasError(
-            f"the optuna engine optimises benchmark accuracy, and space {space.name!r} has none; use --space nb201"
-        )
+        raise TenasError(f"the optuna engine optimises benchmark accuracy, and space {space.name!r} has none; use --space nb201")
 
 
 def make_sampler(
@@ -118,7 +117,7 @@ def open_storage(storage: str | optuna.storages.BaseStorage | None) -> optuna.st
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         hint = ""
         if storage.startswith("sqlite:///"):
-            folder = Path(storage[len("sqlite:///"):]).parent
+            folder = Path(storage[len("sqlite:///") :]).parent
             if not folder.is_dir():
                 hint = f" (folder {str(folder)!r} does not exist)"
         elif "://" not in storage:
@@ -212,8 +211,7 @@ def run_optuna_study(
         study._storage.set_study_system_attr(study._study_id, _CONFIG_ATTR, config)
     elif stored != config:
         raise TenasError(
-            f"study {name!r} in this storage was created with {stored}, not {config}; "
-            "use another study name or the same settings"
+            f"study {name!r} in this storage was created with {stored}, not {config}; use another study name or the same settings"
         )
     done = len(study.get_trials(deepcopy=False, states=_FINISHED))
     remaining = max(0, trials - done)
@@ -264,5 +262,10 @@ def summarize_study(study: optuna.Study, space: Space | str) -> dict[str, Any]:
 
 
 __all__ = [
-    "STUDY_STRATEGIES", "benchmark_objective", "make_sampler", "open_storage", "run_optuna_study", "summarize_study",
+    "STUDY_STRATEGIES",
+    "benchmark_objective",
+    "make_sampler",
+    "open_storage",
+    "run_optuna_study",
+    "summarize_study",
 ]

@@ -36,9 +36,9 @@ require_nni()
 from tenas_automl.integrations._nni_codecs import Codec, ModelCodec, SpaceCodec, make_codec  # noqa: E402
 from tenas_automl.integrations._nni_compat import use_json_checkpoints  # noqa: E402
 from tenas_automl.integrations._nni_evaluators import (  # noqa: E402
+    WORST_METRIC,
     SampleEvaluator,
     benchmark_evaluator,
-    WORST_METRIC,
     reference_score,
     training_free_evaluator,
 )
@@ -65,6 +65,7 @@ from tenas_automl.integrations._nni_strategies import (  # noqa: E402
     SubmittedModel,
     TENASPruningStrategy,
 )
+
 # The HPO tuner for ``nnictl`` YAML experiments lives in a light module of its own
 # (NNI kills a tuner that takes over 10 s to start); re-exported for the documented name.
 from tenas_automl.integrations.nni_tuner import TrainingFreeTuner  # noqa: E402

@@ -78,9 +78,7 @@ def _nb201_keys(sp: Space) -> list[str]:
 
 def darts_pair_keys() -> list[tuple[str, str, int]]:
     """``(op key, input key, node)`` of every DARTS genotype pair, normal cell first."""
-    return [
-        (f"{c}_node{n}_op{k}", f"{c}_node{n}_input{k}", n) for c in _DARTS_CELLS for n in _DARTS_NODES for k in (0, 1)
-    ]
+    return [(f"{c}_node{n}_op{k}", f"{c}_node{n}_input{k}", n) for c in _DARTS_CELLS for n in _DARTS_NODES for k in (0, 1)]
 
 
 def choices_for(space: Space | str = "nb201") -> dict[str, tuple[Any, ...]]:
@@ -147,8 +145,7 @@ def parse_search_space(search_space: Any, space: Space | str = "nb201") -> dict[
             match = _match(value, values)
             if match is None:
                 raise InvalidSearchSpaceError(
-                    f"search space key {key!r} offers {value!r}, which is not allowed; "
-                    f"choose from {list(values)}"
+                    f"search space key {key!r} offers {value!r}, which is not allowed; choose from {list(values)}"
                 )
             if match not in picked:
                 picked.append(match)
@@ -239,9 +236,7 @@ class Choices:
 
     def contains(self, params: Mapping[str, Any]) -> bool:
         """Whether ``params`` uses allowed values only, with distinct inputs per node."""
-        return all(params[k] in v for k, v in self.allowed.items()) and all(
-            params[a] != params[b] for a, b in self.input_pairs
-        )
+        return all(params[k] in v for k, v in self.allowed.items()) and all(params[a] != params[b] for a, b in self.input_pairs)
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         """Uniform values per key (a node's second input redrawn until it differs)."""

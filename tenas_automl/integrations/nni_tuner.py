@@ -178,9 +178,7 @@ class TrainingFreeTuner(Tuner):
         self.mode, self.device, self.dataset, self.data_dir = mode, device, dataset, data_dir
         unknown = set(overrides or {}) - set(self.indicators)
         if unknown:
-            raise TenasError(
-                f"overrides for {sorted(unknown)}, which are not among the indicators {list(self.indicators)}"
-            )
+            raise TenasError(f"overrides for {sorted(unknown)}, which are not among the indicators {list(self.indicators)}")
         preset = SCORING_PRESETS[self.scoring]
         self.overrides: dict[str, dict[str, Any]] = {
             n: {**preset.get(n, {}), **dict((overrides or {}).get(n, {}))} for n in self.indicators

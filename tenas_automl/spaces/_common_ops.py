@@ -57,9 +57,7 @@ class Identity(nn.Module):
         return x
 
 
-def check_built(
-    keys: Sequence[str], mask: Mask, built_mask: Mask, message: str, nothing: str
-) -> None:
+def check_built(keys: Sequence[str], mask: Mask, built_mask: Mask, message: str, nothing: str) -> None:
     """Raise if ``mask`` uses an op that ``built_mask`` lacks on the same edge.
 
     ``message`` is formatted with ``key``, ``missing`` and ``built`` (``nothing``
@@ -68,6 +66,4 @@ def check_built(
     for key, ops, built in zip(keys, mask, built_mask):
         missing = [op for op in ops if op not in built]
         if missing:
-            raise InvalidArchitectureError(
-                message.format(key=key, missing=", ".join(missing), built=", ".join(built) or nothing)
-            )
+            raise InvalidArchitectureError(message.format(key=key, missing=", ".join(missing), built=", ".join(built) or nothing))

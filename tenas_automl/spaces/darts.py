@@ -85,18 +85,14 @@ def _as_genotype(arch: Any) -> Genotype:
             if name.startswith("Genotype"):
                 raise
             raise InvalidArchitectureError(f"{err}; or one of the published names {', '.join(PUBLISHED)}") from None
-    raise InvalidArchitectureError(
-        f"a DARTS Genotype or genotype string is expected, got {type(arch).__name__}"
-    )
+    raise InvalidArchitectureError(f"a DARTS Genotype or genotype string is expected, got {type(arch).__name__}")
 
 
 def check_mask(mask: Any) -> Mask:
     """Validate a DARTS mask (28 tuples of distinct known ops); return it as tuples,
     each edge's ops in :data:`OPS` order."""
     if isinstance(mask, (str, bytes)) or not isinstance(mask, Sequence):
-        raise InvalidArchitectureError(
-            f"a DARTS mask is a sequence of {len(EDGE_KEYS)} op tuples, got {mask!r}"
-        )
+        raise InvalidArchitectureError(f"a DARTS mask is a sequence of {len(EDGE_KEYS)} op tuples, got {mask!r}")
     if len(mask) != len(EDGE_KEYS):
         raise InvalidArchitectureError(
             f"a DARTS mask has {len(EDGE_KEYS)} entries (14 normal edges, then 14 reduce), got {len(mask)}"
@@ -140,14 +136,10 @@ def _reduction_flags(layers: int | None, cells_per_stage: int | None, stages: in
 class Cell(nn.Module):
     """A DARTS evaluation cell built from a genotype (DARTS ``model.Cell``)."""
 
-    def __init__(
-        self, genotype: Genotype, C_prev_prev: int, C_prev: int, C: int, reduction: bool, reduction_prev: bool
-    ) -> None:
+    def __init__(self, genotype: Genotype, C_prev_prev: int, C_prev: int, C: int, reduction: bool, reduction_prev: bool) -> None:
         super().__init__()
         self.reduction = reduction
-        self.preprocess0: nn.Module = (
-            FactorizedReduce(C_prev_prev, C) if reduction_prev else ReLUConvBN(C_prev_prev, C, 1, 1, 0)
-        )
+        self.preprocess0: nn.Module = FactorizedReduce(C_prev_prev, C) if reduction_prev else ReLUConvBN(C_prev_prev, C, 1, 1, 0)
         self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0)
         pairs = genotype.reduce if reduction else genotype.normal
         self._ops = nn.ModuleList(make_op(op, C, 2 if reduction and j < 2 else 1) for op, j in pairs)
@@ -200,8 +192,15 @@ class _DartsNetwork(nn.Module):
     """
 
     def _build_cells(
-        self, genotype: Genotype, C: int, layers: int, num_classes: int, auxiliary: bool,
-        C_stem: int, reduction_prev: bool, imagenet: bool,
+        self,
+        genotype: Genotype,
+        C: int,
+        layers: int,
+        num_classes: int,
+        auxiliary: bool,
+        C_stem: int,
+        reduction_prev: bool,
+        imagenet: bool,
     ) -> None:
         self._layers = layers
         self._aux_position = 2 * layers // 3
@@ -240,8 +239,13 @@ class NetworkCIFAR(_DartsNetwork):
     """DARTS's CIFAR network: 3x3 stem with 3C channels, ``layers`` cells, classifier."""
 
     def __init__(
-        self, genotype: Genotype, C: int = 36, num_classes: int = 10, layers: int = 20,
-        auxiliary: bool = False, drop_path_prob: float = 0.0,
+        self,
+        genotype: Genotype,
+        C: int = 36,
+        num_classes: int = 10,
+        layers: int = 20,
+        auxiliary: bool = False,
+        drop_path_prob: float = 0.0,
     ) -> None:
         super().__init__()
         self.drop_path_prob = float(drop_path_prob)
@@ -258,8 +262,13 @@ class NetworkImageNet(_DartsNetwork):
     """DARTS's ImageNet network: two strided stems (1/8 resolution), cells, classifier."""
 
     def __init__(
-        self, genotype: Genotype, C: int = 48, num_classes: int = 1000, layers: int = 14,
-        auxiliary: bool = False, drop_path_prob: float = 0.0,
+        self,
+        genotype: Genotype,
+        C: int = 48,
+        num_classes: int = 1000,
+        layers: int = 14,
+        auxiliary: bool = False,
+        drop_path_prob: float = 0.0,
     ) -> None:
         super().__init__()
         if C < 2:
@@ -272,9 +281,7 @@ class NetworkImageNet(_DartsNetwork):
             nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(C),
         )
-        self.stem1 = nn.Sequential(
-            nn.ReLU(inplace=False), nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(C)
-        )
+        self.stem1 = nn.Sequential(nn.ReLU(inplace=False), nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(C))
         self._build_cells(genotype, C, layers, num_classes, auxiliary, C, True, imagenet=True)
 
     def _stem(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -287,17 +294,22 @@ class SearchCell(nn.Module):
     """A DARTS search cell holding, on each of its 14 edges, the ops of a mask."""
 
     def __init__(
-        self, cell_mask: Mask, C_prev_prev: int, C_prev: int, C: int, reduction: bool, reduction_prev: bool,
-        multiplier: int, op_kwargs: dict[str, Any],
+        self,
+        cell_mask: Mask,
+        C_prev_prev: int,
+        C_prev: int,
+        C: int,
+        reduction: bool,
+        reduction_prev: bool,
+        multiplier: int,
+        op_kwargs: dict[str, Any],
     ) -> None:
         super().__init__()
         bn = {k: op_kwargs[k] for k in ("affine", "track_running_stats")}
         self.reduction = reduction
         self.multiplier = multiplier
         self.preprocess0: nn.Module = (
-            FactorizedReduce(C_prev_prev, C, **bn)
-            if reduction_prev
-            else ReLUConvBN(C_prev_prev, C, 1, 1, 0, **bn)
+            FactorizedReduce(C_prev_prev, C, **bn) if reduction_prev else ReLUConvBN(C_prev_prev, C, 1, 1, 0, **bn)
         )
         self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, **bn)
         self.edges = nn.ModuleDict()
@@ -328,7 +340,7 @@ class SearchCell(nn.Module):
                     h, w_ = (h + 1) // 2, (w_ + 1) // 2
                 total = ref.new_zeros(ref.shape[0], ref.shape[1], h, w_)
             states.append(total)
-        return torch.cat(states[-self.multiplier:], dim=1)
+        return torch.cat(states[-self.multiplier :], dim=1)
 
 
 class DartsSupernet(Supernet):
@@ -375,15 +387,21 @@ class DartsSupernet(Supernet):
         for reduction in reductions:
             if reduction:
                 C_curr *= 2
-            self.cells.append(SearchCell(
-                self._cell_mask(mask, reduction), C_prev_prev, C_prev, C_curr, reduction, reduction_prev,
-                multiplier, op_kwargs,
-            ))
+            self.cells.append(
+                SearchCell(
+                    self._cell_mask(mask, reduction),
+                    C_prev_prev,
+                    C_prev,
+                    C_curr,
+                    reduction,
+                    reduction_prev,
+                    multiplier,
+                    op_kwargs,
+                )
+            )
             reduction_prev = reduction
             C_prev_prev, C_prev = C_prev, multiplier * C_curr
-        self.lastact = nn.Sequential(
-            nn.BatchNorm2d(C_prev, track_running_stats=track_running_stats), nn.ReLU(inplace=False)
-        )
+        self.lastact = nn.Sequential(nn.BatchNorm2d(C_prev, track_running_stats=track_running_stats), nn.ReLU(inplace=False))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(C_prev, num_classes)
 
@@ -457,10 +475,26 @@ class DartsSpace(Space):
     #: normal + reduction cell pair with a 1x stem; linear regions on the same
     #: cells without a stem, fed 1-channel 3x3 crops. TEG-NAS's G reuses the NTK net.
     PAPER_SUPERNETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "ntk": {"channels": 1, "cells_per_stage": 1, "stages": 2, "stem_multiplier": 1,
-                "in_channels": 3, "stem": True, "affine": True, "track_running_stats": True},
-        "lr": {"channels": 1, "cells_per_stage": 1, "stages": 2, "stem_multiplier": 1,
-               "in_channels": 1, "stem": False, "affine": True, "track_running_stats": True},
+        "ntk": {
+            "channels": 1,
+            "cells_per_stage": 1,
+            "stages": 2,
+            "stem_multiplier": 1,
+            "in_channels": 3,
+            "stem": True,
+            "affine": True,
+            "track_running_stats": True,
+        },
+        "lr": {
+            "channels": 1,
+            "cells_per_stage": 1,
+            "stages": 2,
+            "stem_multiplier": 1,
+            "in_channels": 1,
+            "stem": False,
+            "affine": True,
+            "track_running_stats": True,
+        },
     }
     PAPER_SUPERNETS["gen"] = PAPER_SUPERNETS["ntk"]
 
@@ -546,7 +580,7 @@ class DartsSpace(Space):
         with one op each (pairs ordered by input)."""
         mask = check_mask(mask)
         cells = []
-        for c, cell in enumerate(CELL_TYPES):
+        for cell in CELL_TYPES:
             pairs: list[Pair] = []
             for n in NODES:
                 alive = []
@@ -554,8 +588,7 @@ class DartsSpace(Space):
                     i = _EDGE_INDEX[cell, n, j]
                     if len(mask[i]) > 1:
                         raise InvalidArchitectureError(
-                            f"edge {EDGE_KEYS[i]} still has {len(mask[i])} ops {mask[i]}; "
-                            "a genotype needs one op per kept edge"
+                            f"edge {EDGE_KEYS[i]} still has {len(mask[i])} ops {mask[i]}; a genotype needs one op per kept edge"
                         )
                     if mask[i]:
                         alive.append((mask[i][0], j))
@@ -590,9 +623,7 @@ class DartsSpace(Space):
         g = _as_genotype(arch)
         check_choice("variant", variant, _VARIANTS)
         if channels < 1 or layers < 1 or num_classes < 1:
-            raise ValueError(
-                f"channels, layers and num_classes must be >= 1, got {channels}, {layers}, {num_classes}"
-            )
+            raise ValueError(f"channels, layers and num_classes must be >= 1, got {channels}, {layers}, {num_classes}")
         cls = NetworkCIFAR if variant == "cifar" else NetworkImageNet
         return cls(g, channels, num_classes, layers, auxiliary, drop_path_prob)
 
@@ -635,9 +666,7 @@ class DartsSpace(Space):
         """
         mask = check_mask(mask if mask is not None else self.full_mask(exclude=()))
         if steps != len(NODES):
-            raise ValueError(
-                f"DARTS masks describe {len(NODES)} intermediate nodes; steps must be 4, got {steps}"
-            )
+            raise ValueError(f"DARTS masks describe {len(NODES)} intermediate nodes; steps must be 4, got {steps}")
         if not 1 <= multiplier <= len(NODES):
             raise ValueError(f"multiplier must be in 1..{len(NODES)}, got {multiplier}")
         if channels < 1 or stem_multiplier < 1 or in_channels < 1 or num_classes < 1:
@@ -667,9 +696,7 @@ class DartsSpace(Space):
     # -- pruning structure ---------------------------------------------------
     def input_groups(self) -> tuple[tuple[int, ...], ...]:
         """Mask positions of each node's input edges: 4 normal nodes, then 4 reduce."""
-        return tuple(
-            tuple(_EDGE_INDEX[c, n, j] for j in range(n)) for c in CELL_TYPES for n in NODES
-        )
+        return tuple(tuple(_EDGE_INDEX[c, n, j] for j in range(n)) for c in CELL_TYPES for n in NODES)
 
     def ops_pruned_per_round(self, dataset: str = "cifar10") -> int:
         """3 on CIFAR (7 -> 4 -> 1 ops per edge), 2 on ImageNet (7 -> 5 -> 3 -> 1), as TE-NAS.

@@ -49,9 +49,7 @@ Pair = tuple[str, int]
 def _check_cell(cell: str, pairs: Any) -> tuple[Pair, ...]:
     """Validate one cell's pair list and return it as a tuple of tuples."""
     if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
-        raise InvalidArchitectureError(
-            f"{cell} must be a list of {PAIRS_PER_CELL} (op, input) pairs, got {pairs!r}"
-        )
+        raise InvalidArchitectureError(f"{cell} must be a list of {PAIRS_PER_CELL} (op, input) pairs, got {pairs!r}")
     pairs = list(pairs)
     if len(pairs) != PAIRS_PER_CELL:
         raise InvalidArchitectureError(
@@ -66,16 +64,12 @@ def _check_cell(cell: str, pairs: Any) -> tuple[Pair, ...]:
             raise InvalidArchitectureError(f"{where} must be an (op, input) pair, got {pair!r}")
         op, inp = pair
         if op not in OPS:
-            raise InvalidArchitectureError(
-                f"unknown op {op!r} in {where}; allowed: {', '.join(OPS)}"
-            )
+            raise InvalidArchitectureError(f"unknown op {op!r} in {where}; allowed: {', '.join(OPS)}")
         # bool is an int subclass; True as an input index is a bug, not a node.
         if isinstance(inp, bool) or not isinstance(inp, numbers.Integral):
             raise InvalidArchitectureError(f"input of {where} must be an integer, got {inp!r}")
         if not 0 <= inp < node:
-            raise InvalidArchitectureError(
-                f"input {inp} of {where} is out of range; node {node} may read inputs 0-{node - 1}"
-            )
+            raise InvalidArchitectureError(f"input {inp} of {where} is out of range; node {node} may read inputs 0-{node - 1}")
         out.append((str(op), int(inp)))
     return tuple(out)
 
@@ -321,9 +315,7 @@ class _Parser:
         while not self._accept(")"):
             kind, key, pos = self._next()
             if kind != "name" or key not in _FIELDS:
-                raise self._error(
-                    f"unknown field {_desc(key)} (allowed: {', '.join(_FIELDS)})", pos
-                )
+                raise self._error(f"unknown field {_desc(key)} (allowed: {', '.join(_FIELDS)})", pos)
             if key in values:
                 raise self._error(f"field {key!r} given twice", pos)
             self._expect("=")
@@ -337,8 +329,7 @@ class _Parser:
         missing = [f for f in _FIELDS if f not in values]
         if missing:
             raise InvalidArchitectureError(
-                f"bad genotype string: missing field(s) {', '.join(missing)}; "
-                f"a genotype needs {', '.join(_FIELDS)}"
+                f"bad genotype string: missing field(s) {', '.join(missing)}; a genotype needs {', '.join(_FIELDS)}"
             )
         return Genotype(**values)
 

@@ -27,8 +27,14 @@ from tenas_automl.spaces.darts_genotypes import OPS
 
 
 def _sep_block(
-    C_in: int, C_out: int, kernel_size: int, stride: int, padding: int, dilation: int,
-    affine: bool, track_running_stats: bool,
+    C_in: int,
+    C_out: int,
+    kernel_size: int,
+    stride: int,
+    padding: int,
+    dilation: int,
+    affine: bool,
+    track_running_stats: bool,
 ) -> list[nn.Module]:
     """ReLU, (dilated) depthwise conv, pointwise conv, BN: DilConv, and each half of SepConv."""
     return [
@@ -55,9 +61,7 @@ class DilConv(SequentialOp):
         track_running_stats: bool = True,
     ) -> None:
         super().__init__()
-        self.op = nn.Sequential(
-            *_sep_block(C_in, C_out, kernel_size, stride, padding, dilation, affine, track_running_stats)
-        )
+        self.op = nn.Sequential(*_sep_block(C_in, C_out, kernel_size, stride, padding, dilation, affine, track_running_stats))
 
 
 class SepConv(SequentialOp):
@@ -104,9 +108,7 @@ class FactorizedReduce(nn.Module):
 class Pool(SequentialOp):
     """3x3 average or max pooling, optionally followed by a non-affine BN (DARTS search)."""
 
-    def __init__(
-        self, kind: str, C: int, stride: int, bn: bool = False, track_running_stats: bool = True
-    ) -> None:
+    def __init__(self, kind: str, C: int, stride: int, bn: bool = False, track_running_stats: bool = True) -> None:
         super().__init__()
         pool: nn.Module
         if kind == "avg":

@@ -94,9 +94,7 @@ def parse_arch(text: str) -> NB201Arch:
     example = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
     groups = s.split("+")
     if len(groups) != 3:
-        raise InvalidArchitectureError(
-            f"{text!r}: expected 3 nodes separated by '+' ({example}), got {len(groups)}"
-        )
+        raise InvalidArchitectureError(f"{text!r}: expected 3 nodes separated by '+' ({example}), got {len(groups)}")
     ops: list[str] = []
     for node, group in enumerate(groups, start=1):
         if len(group) < 2 or not group.startswith("|") or not group.endswith("|"):

@@ -124,8 +124,7 @@ class NB201Cell(nn.Module):
         self.channels = channels
         self.op_weighting = op_weighting
         self.edges = nn.ModuleList(
-            nn.ModuleDict({op: make_op(op, channels, affine, track_running_stats) for op in ops})
-            for ops in mask
+            nn.ModuleDict({op: make_op(op, channels, affine, track_running_stats) for op in ops}) for ops in mask
         )
         self._alive: list[tuple[str, ...]] = []
         self._weights: list[float] = []
@@ -135,9 +134,7 @@ class NB201Cell(nn.Module):
         """Switch ops on or off (``mask`` must be canonical and a sub-mask of the built one)."""
         self._alive = [tuple(op for op in ops if op != "none") for ops in mask]
         # The weight counts `none` when it is alive, as the softmax does.
-        self._weights = [
-            1.0 if self.op_weighting == "sum" or len(ops) <= 1 else 1.0 / len(ops) for ops in mask
-        ]
+        self._weights = [1.0 if self.op_weighting == "sum" or len(ops) <= 1 else 1.0 / len(ops) for ops in mask]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]

@@ -32,18 +32,14 @@ ProgressFn = Callable[[int, int, str], None]
 class Evaluator(Protocol):
     """The signature of :func:`tenas_automl.indicators.evaluate`."""
 
-    def __call__(
-        self, space: Space, masks: Sequence[Mask], names: Sequence[str], **kwargs: Any
-    ) -> dict[str, np.ndarray]: ...
+    def __call__(self, space: Space, masks: Sequence[Mask], names: Sequence[str], **kwargs: Any) -> dict[str, np.ndarray]: ...
 
 
 class SearchSettingError(TenasError, ValueError):
     """A bad strategy setting (budget, population size, ...)."""
 
 
-def default_evaluator(
-    space: Space, masks: Sequence[Mask], names: Sequence[str], **kwargs: Any
-) -> dict[str, np.ndarray]:
+def default_evaluator(space: Space, masks: Sequence[Mask], names: Sequence[str], **kwargs: Any) -> dict[str, np.ndarray]:
     """:func:`tenas_automl.indicators.evaluate`, imported on first use."""
     from tenas_automl.indicators import evaluate
 
@@ -192,8 +188,10 @@ class SearchStrategy(ABC):
             if state.evaluations:
                 logger.warning("search interrupted; returning the best architecture so far")
             else:
-                logger.warning("search interrupted before any architecture was scored; "
-                               "the architecture returned is a placeholder, not a search result")
+                logger.warning(
+                    "search interrupted before any architecture was scored; "
+                    "the architecture returned is a placeholder, not a search result"
+                )
             interrupted = True
             arch, values = self._fallback(space, state)
         return SearchResult(

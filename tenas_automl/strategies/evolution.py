@@ -169,7 +169,9 @@ class RegularizedEvolution(_ArchScoringStrategy):
         if len(state.scores) < budget:
             logger.warning(
                 "evolution stopped after %d steps with %d of %d architectures scored",
-                steps, len(state.scores), budget,
+                steps,
+                len(state.scores),
+                budget,
             )
         assert state.best is not None
         return state.best, dict(state.scores[state.best])

@@ -121,9 +121,7 @@ class PruneStrategy(SearchStrategy):
     #: it builds a new linear-region network per candidate).
     ROUND_NETWORK: ClassVar[frozenset[str]] = frozenset({"ntk"})
 
-    def __init__(
-        self, *, preset: str = "paper", precision: int = 3, draws: str = "common", **kwargs: Any
-    ) -> None:
+    def __init__(self, *, preset: str = "paper", precision: int = 3, draws: str = "common", **kwargs: Any) -> None:
         check_choice("prune preset", preset, PRUNE_PRESETS)
         check_choice("prune draws", draws, DRAWS)
         super().__init__(**kwargs)
@@ -193,16 +191,16 @@ class PruneStrategy(SearchStrategy):
         return total
 
     # -- one round ------------------------------------------------------------
-    def _rank_round(
-        self, space: Space, state: SearchState, removals: Sequence[Removal], rnd: int, phase: str
-    ) -> list[Removal]:
+    def _rank_round(self, space: Space, state: SearchState, removals: Sequence[Removal], rnd: int, phase: str) -> list[Removal]:
         """Score the removals against the current supernet; most prunable first."""
         overrides = self._round_overrides(space)
         if self.draws == "common":
             # A fresh seed per round, as the official code re-initialises every round.
             values = self._score(
-                space, [self._mask] + [_without(self._mask, r) for r in removals],
-                self._draw_seed(rnd), overrides,
+                space,
+                [self._mask] + [_without(self._mask, r) for r in removals],
+                self._draw_seed(rnd),
+                overrides,
             )
             supernet = {n: float(np.mean(v[:, 0])) for n, v in values.items()}
             deltas = {n: self._deltas(n, v[:, :1], v[:, 1:]) for n, v in values.items()}
@@ -215,7 +213,9 @@ class PruneStrategy(SearchStrategy):
             # Prunable first: removal lowered a lower-is-better indicator, or
             # raised a higher-is-better one. Per-repeat changes arrive rounded.
             ranks[n], order = dense_rank(
-                deltas[n], descending=not self.higher_is_better[n], precision=self.precision,
+                deltas[n],
+                descending=not self.higher_is_better[n],
+                precision=self.precision,
                 round_first=not self._per_repeat,
             )
             first_order = order if first_order is None else first_order
@@ -260,8 +260,13 @@ class PruneStrategy(SearchStrategy):
         return settings.repeats if hasattr(settings, "first_repeat") else 1
 
     def _score(
-        self, space: Space, masks: Sequence[Mask], seed: int, overrides: dict[str, dict[str, Any]] | None,
-        names: Sequence[str] | None = None, first_draw: int = 0,
+        self,
+        space: Space,
+        masks: Sequence[Mask],
+        seed: int,
+        overrides: dict[str, dict[str, Any]] | None,
+        names: Sequence[str] | None = None,
+        first_draw: int = 0,
     ) -> dict[str, np.ndarray]:
         """Values of ``masks`` per repeat, shape (repeats, masks) per indicator.
 
@@ -276,8 +281,11 @@ class PruneStrategy(SearchStrategy):
         rows: dict[str, list[np.ndarray]] = {n: [] for n in names}
         for r in range(max(reps.values())):
             now = [n for n in names if reps[n] > r]
-            split = {n: {**(overrides or {}).get(n, {}), "repeats": 1, "first_repeat": first_draw + r}
-                     for n in now if reps[n] > 1 or first_draw}
+            split = {
+                n: {**(overrides or {}).get(n, {}), "repeats": 1, "first_repeat": first_draw + r}
+                for n in now
+                if reps[n] > 1 or first_draw
+            }
             values = self._evaluate(space, masks, seed=seed, overrides={**(overrides or {}), **split}, names=now)
             for n in now:
                 rows[n].append(values[n])
@@ -326,9 +334,11 @@ class PruneStrategy(SearchStrategy):
         d = d.mean(0)
         if not np.all(np.isfinite(d)):
             logger.warning(
-                "%d of %d relative changes of %r are not finite (supernet value %s); "
-                "NaN ranks as least prunable",
-                int(np.sum(~np.isfinite(d))), len(d), name, ref.mean(),
+                "%d of %d relative changes of %r are not finite (supernet value %s); NaN ranks as least prunable",
+                int(np.sum(~np.isfinite(d))),
+                len(d),
+                name,
+                ref.mean(),
             )
         return d
 

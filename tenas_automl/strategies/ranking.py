@@ -12,6 +12,7 @@ NaN ranks last here (the official code crashes on it).
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 
@@ -34,9 +35,7 @@ def dense_rank(
     values are equal, else takes the next integer. NaNs come after every
     number and share one rank.
     """
-    vals = np.array(
-        [round(float(v), precision) if round_first and math.isfinite(v) else float(v) for v in values]
-    )
+    vals = np.array([round(float(v), precision) if round_first and math.isfinite(v) else float(v) for v in values])
     keys = np.array([round_sig(v, precision) for v in vals])
     finite = ~np.isnan(keys)
     idx = np.flatnonzero(finite)

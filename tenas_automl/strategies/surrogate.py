@@ -38,9 +38,7 @@ class AdditiveModel:
         return np.array([sum(self.effects.get((i, c), 0.0) for i, c in enumerate(k)) for k in keys], dtype=float)
 
 
-def fit_additive(
-    keys: Sequence[Sequence[Hashable]], values: Sequence[float], *, alpha: float = DEFAULT_ALPHA
-) -> AdditiveModel:
+def fit_additive(keys: Sequence[Sequence[Hashable]], values: Sequence[float], *, alpha: float = DEFAULT_ALPHA) -> AdditiveModel:
     """Ridge fit of ``values`` (higher is better) on the one-hot choices of ``keys``.
 
     Needs no intercept column: ``values`` are centred and every key has one
@@ -66,9 +64,7 @@ def fit_additive(
 
 def check_weight(weight: object, error: type[Exception] = TenasError) -> float:
     """``weight`` as a float, or ``error`` naming it when it is not a finite number >= 0."""
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (
-        math.isfinite(weight) and weight >= 0
-    ):
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (math.isfinite(weight) and weight >= 0):
         raise error(f"surrogate_weight must be a number >= 0, got {weight!r}")
     return float(weight)
 
