@@ -79,6 +79,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--mode", default="paper")
+    ap.add_argument("--cache-dir", default=None, help="score cache (default: none, every value computed)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -92,12 +93,34 @@ def main() -> None:
     seconds: dict[str, float] = {}
     for name in OURS:
         start = time.process_time()
-        res = list(score_many(space, archs, [name], seed=args.seed, device="cpu", mode=args.mode, use_cache=False))
+        res = list(
+            score_many(
+                space,
+                archs,
+                [name],
+                seed=args.seed,
+                device="cpu",
+                mode=args.mode,
+                cache_dir=args.cache_dir,
+                use_cache=args.cache_dir is not None,
+            )
+        )
         ours[name] = np.array([r.values[name] for r in res], dtype=float)
         seconds[name] = (time.process_time() - start) / len(archs)
     start = time.process_time()
     jk = get_indicator("jacov", init="kaiming_normal_fan_in")
-    res = list(score_many(space, archs, [jk], seed=args.seed, device="cpu", mode=args.mode, use_cache=False))
+    res = list(
+        score_many(
+            space,
+            archs,
+            [jk],
+            seed=args.seed,
+            device="cpu",
+            mode=args.mode,
+            cache_dir=args.cache_dir,
+            use_cache=args.cache_dir is not None,
+        )
+    )
     ours["jacov_kaiming"] = np.array([r.values["jacov"] for r in res], dtype=float)
     seconds["jacov_kaiming"] = (time.process_time() - start) / len(archs)
     ours["jacov"] = ours["jacov_kaiming"]
