@@ -89,40 +89,19 @@ def main() -> None:
     acc = {ds: np.array([space.benchmark_accuracy(a, ds) for a in archs]) for ds in DATASETS}
 
     t0 = time.process_time()
+
+    def scored(indicator: Any, name: str) -> tuple[np.ndarray, float]:
+        start = time.process_time()
+        kw = {"seed": args.seed, "device": "cpu", "mode": args.mode}
+        res = score_many(space, archs, [indicator], cache_dir=args.cache_dir, use_cache=args.cache_dir is not None, **kw)
+        return np.array([r.values[name] for r in res], dtype=float), (time.process_time() - start) / len(archs)
+
     ours: dict[str, np.ndarray] = {}
     seconds: dict[str, float] = {}
     for name in OURS:
-        start = time.process_time()
-        res = list(
-            score_many(
-                space,
-                archs,
-                [name],
-                seed=args.seed,
-                device="cpu",
-                mode=args.mode,
-                cache_dir=args.cache_dir,
-                use_cache=args.cache_dir is not None,
-            )
-        )
-        ours[name] = np.array([r.values[name] for r in res], dtype=float)
-        seconds[name] = (time.process_time() - start) / len(archs)
-    start = time.process_time()
+        ours[name], seconds[name] = scored(name, name)
     jk = get_indicator("jacov", init="kaiming_normal_fan_in")
-    res = list(
-        score_many(
-            space,
-            archs,
-            [jk],
-            seed=args.seed,
-            device="cpu",
-            mode=args.mode,
-            cache_dir=args.cache_dir,
-            use_cache=args.cache_dir is not None,
-        )
-    )
-    ours["jacov_kaiming"] = np.array([r.values["jacov"] for r in res], dtype=float)
-    seconds["jacov_kaiming"] = (time.process_time() - start) / len(archs)
+    ours["jacov_kaiming"], seconds["jacov_kaiming"] = scored(jk, "jacov")
     ours["jacov"] = ours["jacov_kaiming"]
     ours["az"] = get_combination("az").combine(ours)
     ours["vkdnw_agg"] = get_combination("vkdnw_agg").combine(ours)

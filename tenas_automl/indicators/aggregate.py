@@ -42,6 +42,15 @@ def rank(values: object, higher_is_better: bool, *, method: str = "dense") -> np
     return rankdata(combined, method=method) - 1.0
 
 
+def _direction(name: str, higher_is_better: Mapping[str, bool] | None) -> bool:
+    """``higher_is_better[name]`` if given, else the registry's direction of ``name``."""
+    if higher_is_better is not None and name in higher_is_better:
+        return higher_is_better[name]
+    from tenas_automl.indicators.registry import higher_is_better as direction
+
+    return direction(name)
+
+
 def rank_sum(
     values_by_name: Mapping[str, object],
     higher_is_better: Mapping[str, bool] | None = None,
@@ -56,12 +65,7 @@ def rank_sum(
         raise ValueError("rank_sum needs at least one indicator")
     total: np.ndarray | None = None
     for name, values in values_by_name.items():
-        if higher_is_better is not None and name in higher_is_better:
-            hib = higher_is_better[name]
-        else:
-            from tenas_automl.indicators.registry import higher_is_better as direction
-
-            hib = direction(name)
+        hib = _direction(name, higher_is_better)
         r = rank(values, hib, method=method)
         if total is not None and r.shape != total.shape:
             raise ValueError(f"indicator {name!r} has {r.size} values, expected {total.size}")
@@ -90,12 +94,7 @@ def log_rank_sum(
         raise ValueError("log_rank_sum needs at least one indicator")
     total: np.ndarray | None = None
     for name, values in values_by_name.items():
-        if higher_is_better is not None and name in higher_is_better:
-            hib = higher_is_better[name]
-        else:
-            from tenas_automl.indicators.registry import higher_is_better as direction
-
-            hib = direction(name)
+        hib = _direction(name, higher_is_better)
         r = rank(values, hib, method="dense" if name in dense else "average")  # 0 = best
         n = r.size
         top = r.max() + 1 if name in dense else n
