@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 from tenas_automl.indicators.base import Indicator
-from tenas_automl.indicators.parallel import _get_pool, shutdown
+from tenas_automl.indicators.parallel import _get_pool, pool_guard
 from tenas_automl.scoring import ProgressFn, ScoreCache, ScoreResult, iter_scores
 from tenas_automl.spaces.base import Space
 
@@ -59,7 +59,7 @@ def score_many_parallel(
     pending: dict[Future[list[ScoreResult]], int] = {}
     parts: dict[int, list[ScoreResult]] = {}
     done = 0
-    try:
+    with pool_guard():
         for k, (a, b) in enumerate(bounds):
             pending[pool.submit(_score_chunk, space, archs[a:b], call, cache, use_cache)] = k
         while pending:
@@ -70,10 +70,4 @@ def score_many_parallel(
                 done += len(parts[k])
                 if progress is not None:
                     progress(done, len(archs), parts[k][-1].arch if parts[k] else "")
-    except KeyboardInterrupt:
-        shutdown(terminate=True)
-        raise
-    except BaseException:
-        shutdown(wait=True)
-        raise
     return [r for k in range(len(bounds)) for r in parts[k]]

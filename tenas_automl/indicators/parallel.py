@@ -16,8 +16,9 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,24 @@ def shutdown(wait: bool = False, terminate: bool = False) -> None:
     _pool, _pool_size = None, 0
 
 
+@contextmanager
+def pool_guard() -> Iterator[None]:
+    """Stop the pool when the block fails, so that no worker outlives the error."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        # A broken pool cannot be reused; a Ctrl-C that reached only this process
+        # (kill -INT, SIGTERM from a scheduler) must not leave the workers running.
+        shutdown(terminate=True)
+        raise
+    except BaseException:
+        # A worker's error (bad data, say): wait for the pool to stop, or the
+        # interpreter's exit hook may trip over its half-closed pipe and print
+        # a traceback after the one-line error.
+        shutdown(wait=True)
+        raise
+
+
 def evaluate_parallel(
     space: Space, masks: Sequence[Mask], names: Sequence[Any], workers: int, kwargs: dict[str, Any]
 ) -> dict[str, np.ndarray]:
@@ -103,21 +122,10 @@ def evaluate_parallel(
     chunks = [list(range(w, len(masks), workers)) for w in range(workers)]
     pool = _get_pool(workers)
     futures: list[Future[dict[str, np.ndarray]]] = []
-    try:
+    with pool_guard():
         for idx in chunks:
             futures.append(pool.submit(_score_chunk, space, [masks[i] for i in idx], list(names), kwargs))
         parts = [f.result() for f in futures]
-    except KeyboardInterrupt:
-        # A broken pool cannot be reused; a Ctrl-C that reached only this process
-        # (kill -INT, SIGTERM from a scheduler) must not leave the workers running.
-        shutdown(terminate=True)
-        raise
-    except BaseException:
-        # A worker's error (bad data, say): wait for the pool to stop, or the
-        # interpreter's exit hook may trip over its half-closed pipe and print
-        # a traceback after the one-line error.
-        shutdown(wait=True)
-        raise
     out: dict[str, np.ndarray] = {}
     for name in parts[0]:
         values = np.full(len(masks), np.nan)
