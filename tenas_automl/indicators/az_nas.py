@@ -46,14 +46,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from tenas_automl.errors import check_choice
-from tenas_automl.indicators.base import Context, Indicator, NetSettings, derive_seed, repeat_indices
+from tenas_automl.indicators.base import INITS, Context, Indicator, NetSettings, derive_seed, repeat_indices
 from tenas_automl.spaces.base import Mask, Space, Supernet
 
 #: The official entropy adds this inside the logarithm.
 ENTROPY_EPS = 1e-8
 #: The official trainability adds this to the singular value it inverts.
 SIGMA_EPS = 1e-6
-INITS = ("kaiming_normal_fan_in", "default")
 INPUTS = ("randn", "images")
 
 
@@ -75,7 +74,6 @@ class AzSettings(NetSettings):
 
     def validate(self) -> None:
         super().validate()
-        check_choice("init", self.init, INITS)
         check_choice("input", self.input, INPUTS)
 
 

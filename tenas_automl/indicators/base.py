@@ -33,6 +33,8 @@ MODES = ("paper", "clean")
 #: How repeats differ: fresh weights (TEG-NAS), a fresh data batch (TE-NAS
 #: pruning, weights shared), or both.
 RESAMPLE = ("weights", "data", "both")
+#: Weight initialisations: PyTorch's ``default``, or AZ-NAS's and VKDNW's Kaiming-normal fan-in.
+INITS = ("kaiming_normal_fan_in", "default")
 
 
 def derive_seed(seed: int, *keys: Hashable) -> int:
@@ -88,6 +90,7 @@ class Settings:
             ("layout", "layout", LAYOUTS),
             ("conv", "conv backend", CONV_BACKENDS),
             ("backward", "backward", BACKWARDS),
+            ("init", "init", INITS),
         ):
             value = getattr(self, key, None)
             if value is not None:

@@ -36,10 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tenas_automl.errors import check_choice
 from tenas_automl.indicators._nn import is_constant, logits, resolve_layout, to_layout
 from tenas_automl.indicators._repeats import mean_over_repeats
-from tenas_automl.indicators.az_nas import INITS, initialised_network
+from tenas_automl.indicators.az_nas import initialised_network
 from tenas_automl.indicators.base import Context, Indicator, NetSettings
 from tenas_automl.spaces.base import Mask, Space, Supernet
 
@@ -77,10 +76,6 @@ class ZeroCostSettings(NetSettings):
     #: ``default`` (PyTorch's, as the zero-cost-proxies code) or
     #: ``kaiming_normal_fan_in`` (as AZ-NAS's and VKDNW's ports of ``jacov``).
     init: str = "default"
-
-    def validate(self) -> None:
-        super().validate()
-        check_choice("init", self.init, INITS)
 
 
 @dataclass(frozen=True)

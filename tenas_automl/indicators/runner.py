@@ -66,7 +66,7 @@ def make_context(
     data_dir: str | None = None,
     mode: str = "paper",
 ) -> Context:
-    """The shared state of a scoring session: data, device, seeded networks.
+    """The state that scoring calls share: data, device, seeded networks.
 
     Reusing one context across calls (as :func:`~tenas_automl.scoring.score_many`
     does) avoids rebuilding networks; values are the same as with fresh contexts,

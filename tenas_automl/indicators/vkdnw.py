@@ -35,9 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from tenas_automl.errors import TenasError, check_choice
+from tenas_automl.errors import TenasError
 from tenas_automl.indicators._nn import resolve_layout, to_layout
-from tenas_automl.indicators.az_nas import INITS, initialised_network, random_images
+from tenas_automl.indicators.az_nas import initialised_network, random_images
 from tenas_automl.indicators.base import Context, Indicator, NetSettings, repeat_indices
 from tenas_automl.spaces.base import Mask, Space
 
@@ -70,7 +70,6 @@ class VkdnwSettings(NetSettings):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 extra = " (p = 0, the official driver's default, selects no scalar: an empty Fisher matrix)"
                 raise TenasError(f"setting {key}={value!r} must be a positive integer" + (extra if key == "p" else ""))
-        check_choice("init", self.init, INITS)
 
 
 def running_parameters(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Parameter]]:
