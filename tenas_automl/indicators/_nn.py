@@ -231,3 +231,24 @@ def live_relus(model: nn.Module, x: torch.Tensor, seed: int = 0, rule: str = "in
     cot = torch.randn(out.shape, generator=gen).to(out.device, out.dtype)
     grads = torch.autograd.grad(out, [o for _, o in outputs], grad_outputs=cot, allow_unused=True)
     return {id(m) for (m, _), g in zip(outputs, grads) if g is not None and bool((g != 0).any())}
+
+
+def running_parameters(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Parameter]]:
+    """``named_parameters`` of the modules that run on ``x`` (in ``named_parameters`` order)."""
+    ran: set[int] = set()
+    handles = [m.register_forward_hook(lambda mod, _i, _o: ran.add(id(mod))) for m in model.modules()]
+    try:
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        for h in handles:
+            h.remove()
+    out, seen = [], set()
+    for prefix, module in model.named_modules():
+        if id(module) not in ran:
+            continue
+        for name, param in module.named_parameters(recurse=False):
+            if id(param) not in seen:
+                seen.add(id(param))
+                out.append((f"{prefix}.{name}" if prefix else name, param))
+    return out

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from tenas_automl.errors import TenasError
-from tenas_automl.indicators._nn import logits
+from tenas_automl.indicators._nn import logits, running_parameters
 from tenas_automl.indicators.base import Context, Indicator, NetSettings, derive_seed, repeat_indices
 from tenas_automl.indicators.linear_regions import count_distinct
 from tenas_automl.spaces.base import Mask, Space, Supernet
@@ -75,26 +75,19 @@ def swap_score(model: nn.Module, x: torch.Tensor, count_params: bool = True) -> 
     """(distinct activation patterns over the batch, parameters in thousands of the modules
     that run; NaN unless ``count_params``)."""
     signs: list[torch.Tensor] = []
-    ran: dict[int, nn.Module] = {}
 
     def relu_hook(_m: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         if inp[0].dim() == 4:
             signs.append((out > 0).reshape(out.shape[0], -1))
 
-    def ran_hook(mod: nn.Module, _inp: object, _out: object) -> None:
-        ran[id(mod)] = mod
-
-    modules = list(model.modules())
-    handles = [m.register_forward_hook(relu_hook) for m in modules if isinstance(m, nn.ReLU)]
-    if count_params:
-        handles += [m.register_forward_hook(ran_hook) for m in modules]
+    handles = [m.register_forward_hook(relu_hook) for m in model.modules() if isinstance(m, nn.ReLU)]
     try:
         with torch.no_grad():
             logits(model, x)
     finally:
         for h in handles:
             h.remove()
-    params = sum(p.numel() for m in ran.values() for p in m.parameters(recurse=False)) / 1e3 if count_params else math.nan
+    params = sum(p.numel() for _, p in running_parameters(model, x)) / 1e3 if count_params else math.nan
     if not signs:
         return 0, params
     units = torch.cat(signs, dim=1).T.contiguous()  # (units, samples): one pattern per unit

@@ -36,7 +36,7 @@ from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
 from tenas_automl.errors import TenasError
-from tenas_automl.indicators._nn import resolve_layout, to_layout
+from tenas_automl.indicators._nn import resolve_layout, running_parameters, to_layout
 from tenas_automl.indicators.az_nas import initialised_network, random_images
 from tenas_automl.indicators.base import Context, Indicator, NetSettings, repeat_indices
 from tenas_automl.spaces.base import Mask, Space
@@ -70,27 +70,6 @@ class VkdnwSettings(NetSettings):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 extra = " (p = 0, the official driver's default, selects no scalar: an empty Fisher matrix)"
                 raise TenasError(f"setting {key}={value!r} must be a positive integer" + (extra if key == "p" else ""))
-
-
-def running_parameters(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Parameter]]:
-    """``named_parameters`` of the modules that run on ``x`` (in ``named_parameters`` order)."""
-    ran: set[int] = set()
-    handles = [m.register_forward_hook(lambda mod, _i, _o: ran.add(id(mod))) for m in model.modules()]
-    try:
-        with torch.no_grad():
-            model(x[:1])
-    finally:
-        for h in handles:
-            h.remove()
-    out, seen = [], set()
-    for prefix, module in model.named_modules():
-        if id(module) not in ran:
-            continue
-        for name, param in module.named_parameters(recurse=False):
-            if id(param) not in seen:
-                seen.add(id(param))
-                out.append((f"{prefix}.{name}" if prefix else name, param))
-    return out
 
 
 def _picks(params: Sequence[tuple[str, nn.Parameter]], p: int) -> list[torch.Tensor]:
