@@ -1,26 +1,36 @@
 """Choose the ``ensemble`` combination on a development sample; report it on other architectures.
 
-Both steps read the JSON that ``tenas-automl correlate --output`` writes (scores
-of every indicator on a sample, and the three datasets' accuracies):
+Both steps read the JSON that ``tenas-automl correlate --output`` writes, one
+file per dataset setting (the scores of every indicator on a sample, computed
+with that dataset's classes and input size, and the benchmark accuracies); each
+dataset's correlations come from the file scored with its setting:
 
-    tenas-automl correlate --sample 500 --seed 7 --indicators CANDIDATES --workers 2 --output dev.json
-    python benchmarks/ensemble.py select dev.json [--max-members 6] [--out selection.json]
-    tenas-automl correlate --sample all --indicators MEMBERS --workers 2 --output all.json
-    python benchmarks/ensemble.py report all.json --members a,b,c [--weights 1,1,2] \\
-        --exclude dev.json --out report.json
+    for ds in cifar10 cifar100 ImageNet16-120; do
+      tenas-automl correlate --sample 300 --seed 7 --dataset $ds --indicators CANDIDATES \\
+        --workers 2 --threads 1 --output dev_$ds.json; done
+    python benchmarks/ensemble.py select dev_*.json --max-seconds 1.0 --out selection.json
+    for ds in ...; do tenas-automl correlate --sample 3300 --seed 11 --dataset $ds \\
+        --indicators MEMBERS ... --output report_$ds.json; done
+    python benchmarks/ensemble.py report report_*.json --members a,b,c [--weights 1,1,2] \\
+        --exclude dev_cifar10.json --out report.json
 
 ``select`` grows the member set greedily: at each step it adds the indicator
 (and weight, from ``--weights-grid``) whose log-rank sum raises the smallest of
-the three datasets' Spearman rho most, and stops when nothing raises it by
-more than ``--min-gain``. ``report`` computes, on the architectures of the
-report JSON not in ``--exclude`` (the development sample), Kendall tau,
-Spearman rho and the top-1 / top-10 accuracy of the ensemble, of ``az`` and
-``vkdnw_agg`` where their members were scored, and of every single indicator.
+the three datasets' Spearman rho most while the members' summed seconds per
+architecture (the costliest dataset setting's) stay within ``--max-seconds``,
+and stops when nothing raises it by more than ``--min-gain``; with
+``--exhaustive`` it tries every set of up to ``--max-members`` equally
+weighted members within the budget instead and keeps the best. ``report``
+computes, on the architectures of the report files not in ``--exclude`` (the
+development sample), Kendall tau, Spearman rho and the top-1 / top-10 accuracy
+of the ensemble, of ``az`` and ``vkdnw_agg`` where their members were scored,
+and of every single indicator, with each one's seconds per architecture.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -34,78 +44,148 @@ from tenas_automl.indicators import COMBINATIONS, higher_is_better, log_rank_sum
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
 
-def load(path: Path, exclude: Path | None = None) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(archs, scores, accuracies) of a ``correlate`` JSON, without the archs of ``exclude``."""
-    doc = json.loads(path.read_text())
-    drop = set(json.loads(exclude.read_text())["archs"]) if exclude is not None else set()
-    keep = [i for i, a in enumerate(doc["archs"]) if a not in drop]
+class Setting:
+    """One dataset setting's scores and accuracies, without the excluded archs."""
 
-    def col(values: list[float | None]) -> np.ndarray:
-        return np.array([np.nan if values[i] is None else values[i] for i in keep], dtype=float)
+    def __init__(self, path: Path, drop: set[str]) -> None:
+        doc = json.loads(path.read_text())
+        self.dataset: str = doc.get("dataset", "cifar10")
+        keep = [i for i, a in enumerate(doc["archs"]) if a not in drop]
+        self.archs = [doc["archs"][i] for i in keep]
 
-    scores = {k: col(v) for k, v in doc["scores"].items()}
-    accs = {k: col(v) for k, v in doc["accuracies"].items()}
-    return [doc["archs"][i] for i in keep], scores, accs
+        def col(values: list[float | None]) -> np.ndarray:
+            return np.array([np.nan if values[i] is None else values[i] for i in keep], dtype=float)
+
+        self.scores = {k: col(v) for k, v in doc["scores"].items()}
+        self.accuracy = col(doc["accuracies"][self.dataset])
+        self.seconds: dict[str, float] = doc.get("seconds_per_arch", {})
+        self.seed = doc.get("seed")
 
 
-def rhos(values: np.ndarray, accs: dict[str, np.ndarray]) -> dict[str, float]:
-    got = correlate({"x": values}, accs, {"x": True}, combined=False)
-    return {c.dataset: c.spearman_rho for c in got}
+def load(paths: list[Path], exclude: list[Path] | None = None) -> dict[str, Setting]:
+    """The settings of ``paths`` by dataset (one file per dataset)."""
+    drop: set[str] = set()
+    for p in exclude or []:
+        drop |= set(json.loads(p.read_text())["archs"])
+    settings: dict[str, Setting] = {}
+    for p in paths:
+        s = Setting(p, drop)
+        if s.dataset in settings:
+            raise SystemExit(f"{p}: a second file for dataset {s.dataset}")
+        settings[s.dataset] = s
+    return settings
+
+
+def rho(values: np.ndarray, accuracy: np.ndarray) -> float:
+    return correlate({"x": values}, {"acc": accuracy}, {"x": True}, combined=False)[0].spearman_rho
+
+
+def ensemble_values(s: Setting, members: dict[str, float]) -> np.ndarray:
+    directions = {k: higher_is_better(k) for k in members}
+    return log_rank_sum({m: s.scores[m] for m in members}, directions, weights=members)
+
+
+#: Indicators computed together: the first one scored carries the time of all.
+SHARED = (("az_expressivity", "az_progressivity", "az_trainability"),)
+
+
+def member_seconds(seconds: dict[str, float], members: object) -> float:
+    """Seconds per architecture of scoring ``members``, a shared computation counted once."""
+    names = set(members)  # type: ignore[call-overload]
+    for group in SHARED:
+        if names & set(group):
+            names |= set(group)
+    return sum(seconds.get(m, 0.0) for m in names)
+
+
+def cost(settings: dict[str, Setting], members: dict[str, float]) -> float:
+    """Seconds per architecture of ``members`` under the costliest setting."""
+    return max(member_seconds(s.seconds, members) for s in settings.values())
 
 
 def select(args: argparse.Namespace) -> None:
-    _, scores, accs = load(args.dev)
-    directions = {k: higher_is_better(k) for k in scores}
+    settings = load(args.dev)
+    names = [n for n in next(iter(settings.values())).scores if all(n in s.scores for s in settings.values())]
+    if args.exhaustive:
+        return select_exhaustive(args, settings, names)
     grid = [float(w) for w in args.weights_grid.split(",")]
     chosen: dict[str, float] = {}
     best = -np.inf
     path: list[dict[str, Any]] = []
     while len(chosen) < args.max_members:
         trial_best = None
-        for name in scores:
+        for name in names:
             for w in grid:
                 if name in chosen and chosen[name] == w:
                     continue
                 members = dict(chosen, **{name: w})
-                v = log_rank_sum({m: scores[m] for m in members}, directions, weights=members)
-                r = rhos(v, accs)
+                if cost(settings, members) > args.max_seconds:
+                    continue
+                r = {d: rho(ensemble_values(s, members), s.accuracy) for d, s in settings.items()}
                 worst = min(r.values())
                 if trial_best is None or worst > trial_best[0]:
                     trial_best = (worst, name, w, r)
-        assert trial_best is not None
-        if trial_best[0] <= best + args.min_gain:
+        if trial_best is None or trial_best[0] <= best + args.min_gain:
             break
         best, name, w, r = trial_best
         chosen[name] = w
-        path.append({"members": dict(chosen), "rho": r})
-        print(f"+ {name} (weight {w:g}): rho " + " / ".join(f"{r[d]:.3f}" for d in DATASETS))
-    out = {"dev": str(args.dev), "members": chosen, "path": path}
+        path.append({"members": dict(chosen), "rho": r, "seconds": cost(settings, chosen)})
+        print(f"+ {name} (weight {w:g}): rho " + " / ".join(f"{r[d]:.3f}" for d in r) + f"  {cost(settings, chosen):.2f} s/arch")
+    out = {"dev": [str(p) for p in args.dev], "members": chosen, "path": path}
+    if args.out:
+        atomic_write_json(args.out, out)
+    print(json.dumps(out["members"]))
+
+
+def select_exhaustive(args: argparse.Namespace, settings: dict[str, Setting], names: list[str]) -> None:
+    """Every set of up to ``--max-members`` equally weighted members within the budget; the
+    one with the highest smallest rho wins (ties: the cheaper)."""
+    found = []
+    for k in range(1, args.max_members + 1):
+        for combo in itertools.combinations(names, k):
+            members = dict.fromkeys(combo, 1.0)
+            c = cost(settings, members)
+            if c <= args.max_seconds:
+                r = {d: rho(ensemble_values(s, members), s.accuracy) for d, s in settings.items()}
+                found.append((min(r.values()), -c, combo, r))
+    found.sort(reverse=True)
+    for worst, c, combo, r in found[:10]:
+        print(f"{worst:.3f}  rho " + " / ".join(f"{r[d]:.3f}" for d in r) + f"  {-c:.2f} s/arch  {','.join(combo)}")
+    worst, c, combo, r = found[0]
+    out = {"dev": [str(p) for p in args.dev], "max_seconds": args.max_seconds, "members": dict.fromkeys(combo, 1.0),
+           "rho": r, "seconds": -c, "top10": [{"members": list(f[2]), "rho": f[3], "seconds": -f[1]} for f in found[:10]]}  # fmt: skip
     if args.out:
         atomic_write_json(args.out, out)
     print(json.dumps(out["members"]))
 
 
 def report(args: argparse.Namespace) -> None:
-    archs, scores, accs = load(args.report, args.exclude)
-    directions = {k: higher_is_better(k) for k in scores}
+    settings = load(args.report, args.exclude)
     members = args.members.split(",")
     weights = [float(w) for w in args.weights.split(",")] if args.weights else [1.0] * len(members)
-    table = {"ensemble": log_rank_sum({m: scores[m] for m in members}, directions, weights=dict(zip(members, weights)))}
-    for name, combo in COMBINATIONS.items():
-        if all(m in scores for m in combo.members):
-            table[name] = combo.combine(scores)
-    table.update({k: v if directions[k] else -v for k, v in scores.items()})
-    rows = []
-    for name, values in table.items():
-        got = correlate({name: values}, accs, {name: True}, combined=False)
-        rows.append({"name": name, **{f"{c.dataset}": c.to_dict() for c in got}})
+    chosen = dict(zip(members, weights))
+    rows: dict[str, dict[str, Any]] = {}
+    for d, s in settings.items():
+        table = {"ensemble": ensemble_values(s, chosen)}
+        seconds = {"ensemble": member_seconds(s.seconds, members)}
+        for name, combo in COMBINATIONS.items():
+            if name != "ensemble" and all(m in s.scores for m in combo.members):
+                table[name] = combo.combine(s.scores)
+                seconds[name] = member_seconds(s.seconds, combo.members)
+        table.update({k: v if higher_is_better(k) else -v for k, v in s.scores.items()})
+        for name, values in table.items():
+            c = correlate({name: values}, {d: s.accuracy}, {name: True}, combined=False)[0]
+            secs = seconds.get(name, member_seconds(s.seconds, [name]))
+            rows.setdefault(name, {})[d] = {**c.to_dict(), "seconds_per_arch": secs}
+    n = {d: len(s.archs) for d, s in settings.items()}
+    print(f"{'':18s} " + "  ".join(f"{d:>30s}" for d in settings) + f"   (n = {n})")
+    for name, by in rows.items():
         print(
             f"{name:18s} "
-            + "  ".join(f"{c.dataset} tau {c.kendall_tau:.3f} rho {c.spearman_rho:.3f}" for c in got)
-            + f"  c10 top-1 {got[0].top1_accuracy:.2f} top-10 {got[0].top10_accuracy:.2f}"
+            + "  ".join(f"tau {c['kendall_tau']:.3f} rho {c['spearman_rho']:.3f} top-1 {c['top1_accuracy']:5.2f}" for c in by.values())
         )
-    out = {"report": str(args.report), "exclude": str(args.exclude), "n": len(archs), "members": members,
-           "weights": weights, "rows": rows}  # fmt: skip
+    out = {"report": [str(p) for p in args.report], "exclude": [str(p) for p in args.exclude or []], "n": n,
+           "seeds": {d: s.seed for d, s in settings.items()}, "members": chosen, "rows": rows}  # fmt: skip
     if args.out:
         atomic_write_json(args.out, out)
 
@@ -114,16 +194,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("select")
-    s.add_argument("dev", type=Path)
-    s.add_argument("--max-members", type=int, default=6)
+    s.add_argument("dev", type=Path, nargs="+")
+    s.add_argument("--max-members", type=int, default=8)
+    s.add_argument("--max-seconds", type=float, default=float("inf"))
     s.add_argument("--weights-grid", default="1")
     s.add_argument("--min-gain", type=float, default=0.002)
+    s.add_argument("--exhaustive", action="store_true", help="try every member set of up to --max-members")
     s.add_argument("--out", type=Path)
     r = sub.add_parser("report")
-    r.add_argument("report", type=Path)
+    r.add_argument("report", type=Path, nargs="+")
     r.add_argument("--members", required=True)
     r.add_argument("--weights", default="")
-    r.add_argument("--exclude", type=Path)
+    r.add_argument("--exclude", type=Path, nargs="*")
     r.add_argument("--out", type=Path)
     args = ap.parse_args()
     select(args) if args.cmd == "select" else report(args)

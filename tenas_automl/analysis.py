@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +177,11 @@ class CorrelationReport:
     correlations: list[Correlation]
     seed: int
     mode: str
+    #: The dataset setting the indicators scored with (classes, size, normalisation).
+    dataset: str = "cifar10"
+    #: Mean seconds per architecture of each indicator's computation (an
+    #: indicator sharing another's work, like AZ-NAS's three, may show ~0).
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         def clean(v: np.ndarray) -> list[float | None]:
@@ -187,6 +192,8 @@ class CorrelationReport:
             "sample": len(self.archs),
             "seed": self.seed,
             "mode": self.mode,
+            "dataset": self.dataset,
+            "seconds_per_arch": self.seconds,
             "correlations": [c.to_dict() for c in self.correlations],
             "archs": self.archs,
             "scores": {k: clean(v) for k, v in self.scores.items()},
@@ -248,4 +255,6 @@ def correlate_sample(
         correlations=correlate(scores, accuracies, directions, combinations=combos),
         seed=seed,
         mode=str(score_kwargs.get("mode", "paper")),
+        dataset=str(score_kwargs.get("dataset", "cifar10")),
+        seconds={name: float(np.mean([r.seconds.get(name, np.nan) for r in results])) for name in names},
     )

@@ -336,8 +336,17 @@ def correlate(
         *[f"{ds} rho" for ds in DATASETS],
         "c10 top-1",
         "c10 top-10",
-        title=f"{len(report.archs)} NB201 architectures, seed {seed}, {mode} mode",
+        "s/arch",
+        title=f"{len(report.archs)} NB201 architectures, seed {seed}, {dataset} setting, {mode} mode",
     )
+    from tenas_automl.analysis import COMBINED
+    from tenas_automl.indicators.combinations import COMBINATIONS
+
+    def seconds(name: str) -> str:
+        """Seconds per architecture of an indicator, or of a combination's members."""
+        members = COMBINATIONS[name].members if name in COMBINATIONS else report.scores if name == COMBINED else (name,)
+        return f"{sum(report.seconds.get(m, 0.0) for m in members):.2f}"
+
     by = {(c.indicator, c.dataset): c for c in report.correlations}
     for name in dict.fromkeys(c.indicator for c in report.correlations):
         c10 = by[name, "cifar10"]
@@ -347,6 +356,7 @@ def correlate(
             *[_fmt(by[name, ds].spearman_rho) for ds in DATASETS],
             f"{c10.top1_accuracy:.2f}",
             f"{c10.top10_accuracy:.2f}",
+            seconds(name),
         )
     out.print(table)
     if output is not None:

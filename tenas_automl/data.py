@@ -3,8 +3,9 @@
 Training-free indicators only need a few batches of real images, so by default
 :func:`load_data` returns a small CIFAR-10 subset shipped inside the package
 (1,000 training and 250 test images, 100 and 25 per class; see
-``scripts/bundle_sample.py``). With ``data_dir`` it reads the full datasets in
-the formats NAS-Bench-201 uses:
+``scripts/bundle_sample.py``); for ``cifar100`` and ``ImageNet16-120`` those
+images stand in, with that dataset's classes, normalisation and resolution.
+With ``data_dir`` it reads the full datasets in the formats NAS-Bench-201 uses:
 
 - ``cifar10``: the python pickle folder ``cifar-10-batches-py`` (``data_batch_1``
   .. ``data_batch_5``, ``test_batch``);
@@ -159,17 +160,17 @@ class ImageData:
 def load_data(dataset: str = "cifar10", data_dir: str | Path | None = None) -> ImageData:
     """Load ``dataset`` (one of :data:`DATASETS`), cached per dataset and folder.
 
-    With ``data_dir=None`` this is the CIFAR-10 sample bundled with the package;
-    the other datasets need ``data_dir``. Raises :class:`DataError` for a missing
-    or malformed folder, naming the path and what was expected.
+    With ``data_dir=None`` this is the CIFAR-10 sample bundled with the package.
+    For ``cifar100`` and ``ImageNet16-120`` the same images stand in, with that
+    dataset's setting: its number of classes and normalisation, and for
+    ImageNet16-120 its 16x16 resolution (2x2 box averaging, the filter
+    ImageNet16 was down-sampled with), so indicators score the networks that
+    dataset trains; pass ``data_dir`` to score on the dataset itself. Raises
+    :class:`DataError` for a missing or malformed folder, naming the path and
+    what was expected.
     """
     check_choice("dataset", dataset, DATASETS)
     if data_dir is None:
-        if dataset != "cifar10":
-            raise DataError(
-                f"only a CIFAR-10 sample is bundled; to use {dataset!r} pass --data-dir "
-                f"(data_dir=) with the folder {_LAYOUTS[dataset].folder!r} or its parent"
-            )
         return _load_cached(dataset, None)
     return _load_cached(dataset, Path(data_dir).expanduser().resolve())
 
@@ -215,6 +216,10 @@ _LAYOUTS: dict[str, _Layout] = {
 def _load_cached(dataset: str, path: Path | None) -> ImageData:
     if path is None:
         arrays, source = _read_bundled(), BUNDLED_SOURCE
+        if dataset != "cifar10":
+            arrays = {k: _box_downsample(v, _LAYOUTS[dataset].side) if k.endswith("_images") else v for k, v in arrays.items()}
+            source = f"{BUNDLED_SOURCE} (CIFAR-10 images standing in for {dataset})"
+            logger.info("no data_dir: the bundled CIFAR-10 images stand in for %s, with its classes and size", dataset)
     elif path.is_file() and path.suffix == ".npz":
         arrays, source = _read_npz(path), str(path)
     else:
@@ -233,6 +238,16 @@ def _load_cached(dataset: str, path: Path | None) -> ImageData:
         raise DataError(f"{source}: {exc}") from exc
     logger.info("loaded %r", data)
     return data
+
+
+def _box_downsample(images: np.ndarray, side: int) -> np.ndarray:
+    """``(N, H, W, 3)`` uint8 images averaged over square blocks to ``side`` x ``side``."""
+    h = images.shape[1]
+    if h == side:
+        return images
+    f = h // side
+    blocks = images.reshape(len(images), side, f, side, f, 3).astype(np.float32).mean(axis=(2, 4))
+    return np.rint(blocks).astype(np.uint8)
 
 
 _NPZ_KEYS = ("train_images", "train_labels", "test_images", "test_labels")

@@ -327,11 +327,17 @@ def test_missing_and_incomplete_folders_name_the_path(tmp_path: Path) -> None:
         load_data("cifar10", tmp_path / "notes.txt")
 
 
-def test_only_cifar10_is_bundled() -> None:
-    with pytest.raises(DataError, match="--data-dir"):
-        load_data("cifar100")
-    with pytest.raises(DataError, match="ImageNet16"):
-        load_data("ImageNet16-120")
+def test_bundled_images_stand_in_with_each_datasets_setting() -> None:
+    c10 = load_data("cifar10")
+    c100 = load_data("cifar100")
+    assert (c100.num_classes, c100.mean, c100.image_size) == (100, MEAN["cifar100"], (32, 32))
+    assert np.array_equal(c100.train_images, c10.train_images) and "standing in for cifar100" in c100.source
+    in16 = load_data("ImageNet16-120")
+    assert (in16.num_classes, in16.image_size) == (120, (16, 16))
+    # 2x2 box averaging, rounded: the mean of each block of the 32x32 image
+    block = c10.train_images[7, 4:6, 10:12, 1].astype(float).mean()
+    assert in16.train_images[7, 2, 5, 1] == np.rint(block)
+    assert len({c10.fingerprint, c100.fingerprint, in16.fingerprint}) == 3
     with pytest.raises(UnknownNameError, match="allowed: cifar10, cifar100, ImageNet16-120"):
         load_data("mnist")
 

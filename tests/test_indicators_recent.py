@@ -186,6 +186,35 @@ def test_az_combination_in_a_correlation_report() -> None:
     assert {"az", "combined", *AZ, "flops"} <= names
 
 
+def test_ensemble_is_the_log_rank_sum_of_its_members_failed_scores_last() -> None:
+    from scipy.stats import rankdata
+
+    from tenas_automl.indicators import get_combination, higher_is_better
+
+    combo = get_combination("ensemble")
+    rng = np.random.default_rng(1)
+    scores = {name: rng.normal(size=7) for name in combo.members}
+    scores["meco"][3] = np.nan  # a failed score ties with nothing and ranks below all
+    expected = 0.0
+    for name, v in scores.items():
+        good = np.where(np.isfinite(v), v if higher_is_better(name) else -v, -np.inf)
+        expected = expected + np.log(rankdata(good) / 7)
+    got = combo.combine(scores)
+    np.testing.assert_allclose(got, expected)
+    assert np.isfinite(got).all()
+
+
+def test_a_correlation_report_names_its_dataset_setting_and_seconds() -> None:
+    from tenas_automl.analysis import correlate_sample
+
+    report = correlate_sample(
+        get_space("nb201"), 4, ["meco", "flops"], seed=0, device="cpu", use_cache=False, dataset="ImageNet16-120"
+    )
+    doc = report.to_dict()
+    assert doc["dataset"] == "ImageNet16-120"
+    assert set(doc["seconds_per_arch"]) == {"meco", "flops"} and all(v > 0 for v in doc["seconds_per_arch"].values())
+
+
 # -- VKDNW -----------------------------------------------------------------------
 def test_covariance_cholesky_factors_the_softmax_covariance() -> None:
     from tenas_automl.indicators.vkdnw import covariance_cholesky, smoothed_probabilities

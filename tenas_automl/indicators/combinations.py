@@ -8,6 +8,13 @@ are scored as usual, and how their ranks are combined.
 - ``az``: AZ-NAS's aggregate (Lee and Ham, CVPR 2024), the log-rank sum
   (:func:`~tenas_automl.indicators.aggregate.log_rank_sum`) of its
   expressivity, progressivity and trainability and the network's FLOPs.
+- ``ensemble``: the library's recommended ranking, the log-rank sum of
+  ``meco``, ``lr``, ``synflow`` and AZ-NAS's expressivity, progressivity and
+  trainability, each at its paper settings. The members were chosen on a
+  development sample of NB201 (every set of up to seven cheap indicators
+  within a cost budget, the one whose smallest Spearman rho over the three
+  datasets was highest) and are reported on other architectures in
+  ``benchmarks/README.md``.
 - ``vkdnw_agg``: VKDNW's aggregate (Tybl and Neumann, CVPR 2025), the
   log-rank sum of ``vkdnw`` (dense ranks, as VKDNW ranks its (tensors,
   entropy) pairs), AZ-NAS's expressivity and trainability, FLOPs and
@@ -52,6 +59,11 @@ COMBINATIONS: dict[str, Combination] = {
             "az",
             ("az_expressivity", "az_progressivity", "az_trainability", "flops"),
             "AZ-NAS aggregate: log-rank sum of expressivity, progressivity, trainability and FLOPs",
+        ),
+        Combination(
+            "ensemble",
+            ("meco", "lr", "synflow", "az_expressivity", "az_progressivity", "az_trainability"),
+            "recommended: log-rank sum of MeCo, TE-NAS linear regions, SynFlow and AZ-NAS's three scores",
         ),
         Combination(
             "vkdnw_agg",
