@@ -17,7 +17,6 @@ so a rerun resumes.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import time
 from pathlib import Path

@@ -152,8 +152,9 @@ def select_exhaustive(args: argparse.Namespace, settings: dict[str, Setting], na
     for worst, c, combo, r in found[:10]:
         print(f"{worst:.3f}  rho " + " / ".join(f"{r[d]:.3f}" for d in r) + f"  {-c:.2f} s/arch  {','.join(combo)}")
     worst, c, combo, r = found[0]
+    top10 = [{"members": list(f[2]), "rho": f[3], "seconds": -f[1]} for f in found[:10]]
     out = {"dev": [str(p) for p in args.dev], "max_seconds": args.max_seconds, "members": dict.fromkeys(combo, 1.0),
-           "rho": r, "seconds": -c, "top10": [{"members": list(f[2]), "rho": f[3], "seconds": -f[1]} for f in found[:10]]}  # fmt: skip
+           "rho": r, "seconds": -c, "top10": top10}  # fmt: skip
     if args.out:
         atomic_write_json(args.out, out)
     print(json.dumps(out["members"]))
@@ -182,7 +183,9 @@ def report(args: argparse.Namespace) -> None:
     for name, by in rows.items():
         print(
             f"{name:18s} "
-            + "  ".join(f"tau {c['kendall_tau']:.3f} rho {c['spearman_rho']:.3f} top-1 {c['top1_accuracy']:5.2f}" for c in by.values())
+            + "  ".join(
+                f"tau {c['kendall_tau']:.3f} rho {c['spearman_rho']:.3f} top-1 {c['top1_accuracy']:5.2f}" for c in by.values()
+            )
         )
     out = {"report": [str(p) for p in args.report], "exclude": [str(p) for p in args.exclude or []], "n": n,
            "seeds": {d: s.seed for d, s in settings.items()}, "members": chosen, "rows": rows}  # fmt: skip
