@@ -33,7 +33,6 @@ import itertools
 import json
 import math
 import numbers
-import re
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import yaml
 
 from tenas_automl._io import atomic_write_text
 from tenas_automl.errors import InvalidArchitectureError, TenasError, check_choice
@@ -275,32 +275,6 @@ class Choices:
 # -- the experiment folder -------------------------------------------------------
 
 
-_PLAIN = re.compile(r"[A-Za-z_./][A-Za-z0-9_./-]*")
-#: Plain words YAML 1.1 reads as booleans or null.
-_YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null"})
-
-
-def _yaml(obj: Any, indent: int = 0) -> str:
-    """A small YAML emitter for the config's dicts, lists and scalars.
-
-    Scalars are written as JSON, which is valid YAML; keeps the package free of a
-    YAML dependency.
-    """
-    pad = "  " * indent
-    lines: list[str] = []
-    for key, value in obj.items():
-        if isinstance(value, Mapping):
-            lines.append(f"{pad}{key}:")
-            lines.append(_yaml(value, indent + 1))
-        elif isinstance(value, (list, tuple)):
-            lines.append(f"{pad}{key}: {json.dumps(list(value))}")
-        elif isinstance(value, str) and _PLAIN.fullmatch(value) and value.lower() not in _YAML_WORDS:
-            lines.append(f"{pad}{key}: {value}")
-        else:
-            lines.append(f"{pad}{key}: {json.dumps(value)}")
-    return "\n".join(lines)
-
-
 def _positive(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise TenasError(f"{name} must be a positive integer, got {value!r}")
@@ -379,7 +353,7 @@ def write_nni_config(
     )
     template = resources.files("tenas_automl.integrations").joinpath("templates/nni_trial.py").read_text("utf-8")
     return {
-        "config": atomic_write_text(out / CONFIG_FILE, header + _yaml(config) + "\n"),
+        "config": atomic_write_text(out / CONFIG_FILE, header + yaml.safe_dump(config, sort_keys=False)),
         "search_space": atomic_write_text(out / SEARCH_SPACE_FILE, json.dumps(search_space_for(sp), indent=2) + "\n"),
         "trial": atomic_write_text(out / TRIAL_FILE, template),
     }
