@@ -42,7 +42,9 @@ from tenas_automl.spaces.base import Mask, Space
 
 logger = logging.getLogger(__name__)
 
-#: ``progress(done, total, arch_string)`` after each architecture.
+#: ``progress(done, total, info)``: called as work completes (an architecture, a
+#: batch of scorings, a trial); ``info`` says what was done. The one definition
+#: the strategies, integrations and CLI share.
 ProgressFn = Callable[[int, int, str], None]
 CACHE_FILE = "scores.sqlite"
 

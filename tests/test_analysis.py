@@ -108,7 +108,7 @@ def test_parallel_score_many_gives_the_serial_numbers(tmp_path: Path) -> None:
 
 
 def test_sample_sizes_parse_counts_and_all() -> None:
-    from tenas_automl.cli import _sample_size
+    from tenas_automl.cli.correlate import _sample_size
     from tenas_automl.errors import TenasError
 
     assert _sample_size("all") is None and _sample_size("ALL") is None and _sample_size("30") == 30

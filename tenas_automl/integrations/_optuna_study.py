@@ -27,6 +27,7 @@ from tenas_automl.errors import BenchmarkError, TenasError, check_choice
 from tenas_automl.integrations._optuna_params import get_codec, suggest_architecture
 from tenas_automl.integrations._optuna_sampler import TrainingFreeSampler, _resolve_space
 from tenas_automl.integrations._optuna_scores import ATTR_PREFIX, SETTINGS_ATTR
+from tenas_automl.scoring import ProgressFn
 from tenas_automl.spaces import Space
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ STUDY_STRATEGIES = ("evolution", "prune", "random", "tpe")
 _CONFIG_ATTR = "tenas:run"
 # Failed trials (an objective error, a Ctrl-C) do not count: a rerun replaces them.
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-ProgressFn = Callable[[int, int, str], None]
 
 
 def benchmark_objective(space: Space, dataset: str = "cifar10") -> Callable[[optuna.Trial], float]:

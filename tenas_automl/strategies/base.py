@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -21,12 +21,10 @@ import numpy as np
 
 from tenas_automl.data import DATASETS
 from tenas_automl.errors import TenasError, check_choice
+from tenas_automl.scoring import ProgressFn
 from tenas_automl.spaces.base import Mask, Space
 
 logger = logging.getLogger(__name__)
-
-#: ``progress(done, total, info)``: called after every batch of scorings.
-ProgressFn = Callable[[int, int, str], None]
 
 
 class Evaluator(Protocol):
