@@ -37,7 +37,7 @@ from torch import nn
 from tenas_automl import get_space, load_data
 from tenas_automl.data import ImageData
 from tenas_automl.device import resolve_device
-from tenas_automl.spaces.darts_genotypes import PUBLISHED
+from tenas_automl.spaces.darts.genotypes import PUBLISHED
 
 log = logging.getLogger("train_darts_genotype")
 

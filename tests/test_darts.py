@@ -18,7 +18,7 @@ from tenas_automl.spaces.darts import (
     NetworkCIFAR,
     SearchCell,
 )
-from tenas_automl.spaces.darts_genotypes import (
+from tenas_automl.spaces.darts.genotypes import (
     CANDIDATE_OPS,
     DARTS_V2,
     PC_DARTS,
@@ -27,7 +27,7 @@ from tenas_automl.spaces.darts_genotypes import (
     Genotype,
     parse_genotype,
 )
-from tenas_automl.spaces.darts_ops import FactorizedReduce
+from tenas_automl.spaces.darts.ops import FactorizedReduce
 
 # Verbatim from yuhuixu1993/PC-DARTS genotypes.py (concat written as range(2, 6)).
 PC_DARTS_PUBLISHED_TEXT = (

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from tenas_automl import get_space
-from tenas_automl.spaces.darts_genotypes import TENAS_CIFAR10
+from tenas_automl.spaces.darts.genotypes import TENAS_CIFAR10
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -51,7 +51,7 @@ from tenas_automl.integrations.nni import (  # noqa: E402
     training_free_evaluator,
 )
 from tenas_automl.spaces import get_space  # noqa: E402
-from tenas_automl.spaces.darts_genotypes import DARTS_V2  # noqa: E402
+from tenas_automl.spaces.darts.genotypes import DARTS_V2  # noqa: E402
 
 pytestmark = pytest.mark.nni
 

@@ -44,7 +44,7 @@ from tenas_automl.integrations.nni_config import (  # noqa: E402
 )
 from tenas_automl.integrations.nni_tuner import CHECKPOINT_FILE, TrainingFreeTuner  # noqa: E402
 from tenas_automl.spaces import get_space  # noqa: E402
-from tenas_automl.spaces.darts_genotypes import DARTS_V2  # noqa: E402
+from tenas_automl.spaces.darts.genotypes import DARTS_V2  # noqa: E402
 
 pytestmark = pytest.mark.nni
 

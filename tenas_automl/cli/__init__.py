@@ -75,4 +75,3 @@ def _usage_line(exc: Any) -> str:
     ctx = getattr(exc, "ctx", None)
     command = getattr(ctx, "command_path", None) or "tenas-automl"
     return f"{escape(message)} (see '{command} --help')"
-

@@ -115,7 +115,7 @@ def to_arch(sample: Mapping[str, Any], space: Space | str) -> Hashable:
 
 
 def _darts_to_arch(sample: Mapping[str, Any], sp: Space) -> Hashable:
-    from tenas_automl.spaces.darts_genotypes import Genotype
+    from tenas_automl.spaces.darts.genotypes import Genotype
 
     keys = _darts_keys()
     _check_keys(sample, [k for op_key, in_key, _ in keys for k in (op_key, in_key)], DARTS_SIZE_KEYS, "darts")
@@ -150,7 +150,7 @@ def from_arch(arch: Hashable | str, space: Space | str) -> dict[str, Any]:
         names = nni_op_names(sp)
         mask = sp.arch_to_mask(arch)
         return {key: names[ops[0]] for key, ops in zip(_nb201_keys(sp), mask)}
-    from tenas_automl.spaces.darts_genotypes import Genotype
+    from tenas_automl.spaces.darts.genotypes import Genotype
 
     g = arch if isinstance(arch, Genotype) else sp.parse(sp.format(arch))
     out: dict[str, Any] = {}

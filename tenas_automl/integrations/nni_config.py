@@ -198,7 +198,7 @@ def arch_from_params(params: Mapping[str, Any], space: Space | str = "nb201") ->
         picked[key] = value
     if sp.name == "nb201":
         return sp.mask_to_arch(tuple((picked[k],) for k in full))
-    from tenas_automl.spaces.darts_genotypes import Genotype
+    from tenas_automl.spaces.darts.genotypes import Genotype
 
     pairs = [(picked[op_key], picked[in_key]) for op_key, in_key, _ in darts_pair_keys()]
     half = len(pairs) // 2

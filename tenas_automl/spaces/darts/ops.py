@@ -23,7 +23,7 @@ from torch import nn
 from tenas_automl.errors import UnknownNameError
 from tenas_automl.spaces._common_ops import Identity, ReLUConvBN, SequentialOp
 from tenas_automl.spaces._common_ops import bn as _bn
-from tenas_automl.spaces.darts_genotypes import OPS
+from tenas_automl.spaces.darts.genotypes import OPS
 
 
 def _sep_block(
