@@ -280,6 +280,43 @@ def test_evolution_budget_and_cache(nb201: Space) -> None:
     assert result.arch_str == best == result.history[-1]["best"]
 
 
+class NoisyFake(FakeEvaluator):
+    """Each indicator an independent hash of the mask: rankings that disagree."""
+
+    def __call__(self, space: Space, masks: Sequence[Mask], names: Sequence[str], **kw: Any) -> dict[str, np.ndarray]:
+        self.calls.append(len(masks))
+        for mask in masks:
+            self.counts[mask] += 1
+        return {n: np.array([_hash(0, f"{mask}/{n}") / 2**32 for mask in masks]) for n in names}
+
+
+def test_evolution_with_a_combination_ranks_by_its_log_rank_sum_over_the_pool(nb201: Space) -> None:
+    from tenas_automl.indicators import get_combination, higher_is_better
+
+    combo = get_combination("ensemble")
+    fake = NoisyFake()
+    strategy = get_strategy("evolution", indicators=("ensemble",), budget=40, children=4, evaluator=fake, seed=0)
+    assert strategy.indicators == combo.members and strategy.combinations == ("ensemble",)
+    result = strategy.search(nb201)
+    assert result.evaluations == 40 and max(fake.counts.values()) == 1
+    assert fake.calls[0] == 20 and all(1 <= c <= 4 for c in fake.calls[1:]) and max(fake.calls[1:]) == 4
+    first: dict[str, dict[str, Any]] = {}
+    for h in result.history:
+        first.setdefault(h["arch"], h)
+    rows = list(first.values())
+    cols = {n: np.array([r[n] for r in rows]) for n in combo.members}
+    assert result.arch_str == rows[int(np.argmax(combo.combine(cols)))]["arch"]
+    # On this pool TEG-NAS's rank sum would have picked another architecture.
+    directions = {n: higher_is_better(n) for n in combo.members}
+    assert result.arch_str != rows[int(np.argmin(rank_sum(cols, directions, method="min")))]["arch"]
+
+
+def test_evolution_best_preset_is_the_ensemble_in_parallel_batches() -> None:
+    s = get_strategy("evolution", preset="best")
+    assert s.combinations == ("ensemble",) and s.children > 1 and s.budget == EVOLUTION_PRESETS["best"]["budget"]
+    assert get_strategy("evolution", preset="best", indicators=("naswot",)).indicators == ("naswot",)
+
+
 def test_evolution_budget_below_population(nb201: Space) -> None:
     fake = FakeEvaluator()
     result = get_strategy("evolution", indicators=("lr",), budget=7, evaluator=fake).search(nb201)

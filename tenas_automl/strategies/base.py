@@ -127,6 +127,9 @@ class SearchStrategy(ABC):
 
     Args:
         indicators: indicator names to optimise (default: the strategy's own).
+            A combination (``ensemble``, ``az``, ...) is replaced by its
+            members, and the strategies that rank whole architectures then
+            rank by the combination's log-rank sum over their own pool.
         budget: strategy-specific cost limit (evolution/random: distinct
             architectures scored; ignored by prune).
         seed: seeds the strategy's ``numpy.random.Generator`` and the indicators.
@@ -155,7 +158,11 @@ class SearchStrategy(ABC):
         progress: ProgressFn | None = None,
         workers: int = 1,
     ) -> None:
-        self.indicators = tuple(indicators) if indicators is not None else self.default_indicators
+        from tenas_automl.indicators.combinations import split_combinations
+
+        members, combos = split_combinations(tuple(indicators) if indicators is not None else self.default_indicators)
+        #: The indicators scored (a combination's members in its place) and the combinations named.
+        self.indicators, self.combinations = tuple(members), tuple(combos)
         if not self.indicators:
             raise SearchSettingError("indicators is empty; give at least one, e.g. ntk,lr")
         # Looking up each direction validates the names before any work starts.
@@ -249,6 +256,27 @@ class SearchStrategy(ABC):
             if v.shape[0] != len(masks):
                 raise RuntimeError(f"evaluator returned {v.shape[0]} values of {n!r} for {len(masks)} masks")
         return out
+
+    def _pool_goodness(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """How good each of ``rows`` (indicator values) is within that pool; higher is better.
+
+        With a combination named, its log-rank sum over the pool (with several
+        combinations or extra indicators, one log-rank sum over all of them,
+        weighted as the combinations say); otherwise minus TEG-NAS's rank sum, each rank the number of
+        strictly better values ("min" ranking). Non-finite values rank last.
+        """
+        from tenas_automl.indicators.aggregate import log_rank_sum, rank_sum
+        from tenas_automl.indicators.combinations import COMBINATIONS
+
+        cols = {n: np.array([r[n] for r in rows], dtype=float) for n in self.indicators}
+        if not self.combinations:
+            return -rank_sum(cols, self.higher_is_better, method="min")
+        weights: dict[str, float] = dict.fromkeys(self.indicators, 1.0)
+        dense: set[str] = set()
+        for combo in (COMBINATIONS[c] for c in self.combinations):
+            weights.update(combo.weights)
+            dense |= set(combo.dense)
+        return log_rank_sum(cols, self.higher_is_better, weights=weights, dense=dense)
 
     def _report(self, done: int, total: int, info: str = "") -> None:
         if self.progress is not None:
