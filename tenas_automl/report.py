@@ -48,6 +48,9 @@ def run_report(result: SearchResult, space: Space, device: str | torch.device) -
     if counter is not None:
         doc["params_millions"] = round(float(counter(result.arch)), 3)
     doc["interrupted"] = result.interrupted
+    if result.recipe.get("preset") is not None:
+        doc["preset"] = result.recipe["preset"]
+    doc["recipe"] = result.to_dict()["recipe"]
     doc["history"] = result.to_dict()["history"]
     return doc
 

@@ -395,3 +395,16 @@ def test_nni_config_into_a_file_is_a_one_line_error(
     res = cli_in_process("nni-config", "--out", "taken", tmp_path=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     _assert_one_line_error(res, "--out 'taken' is a file")
     assert (tmp_path / "taken").read_text() == "not a folder"
+
+
+def test_run_preset_best_is_the_ensemble_evolution_and_names_its_recipe(tmp_path: Path) -> None:
+    out = tmp_path / "best.json"
+    res = cli("run", "--preset", "best", "--budget", "5", "--workers", "1", "--device", "cpu",
+              "--cache-dir", str(tmp_path / "cache"), "--output", str(out), "--quiet", tmp_path=tmp_path)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text())
+    assert CONTRACT_KEYS <= set(doc) and doc["strategy"] == "evolution" and doc["preset"] == "best"
+    recipe = doc["recipe"]
+    assert recipe["ranking"] == ["ensemble"] and recipe["preset"] == "best" and recipe["budget"] == 5
+    assert recipe["indicators"] == ["meco", "lr", "synflow", "az_expressivity", "az_progressivity", "az_trainability"]
+    assert recipe["children"] > 1 and doc["evaluations"] == 5

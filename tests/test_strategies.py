@@ -311,6 +311,31 @@ def test_evolution_with_a_combination_ranks_by_its_log_rank_sum_over_the_pool(nb
     assert result.arch_str != rows[int(np.argmin(rank_sum(cols, directions, method="min")))]["arch"]
 
 
+def test_prune_with_a_combination_ranks_each_round_by_its_log_rank_sum(nb201: Space) -> None:
+    from tenas_automl.indicators import get_combination
+
+    combo = get_combination("ensemble")
+    result = get_strategy("prune", indicators=("ensemble",), evaluator=NoisyFake(), seed=0, mode="clean").search(nb201)
+    assert result.recipe["ranking"] == ["ensemble"] and result.recipe["indicators"] == list(combo.members)
+    rounds = [h for h in result.history if "candidates" in h]
+    assert [len(r["candidates"]) for r in rounds] == [24, 18, 12]
+    disagree = 0
+    for r in rounds:
+        cands = r["candidates"]
+        # The network left by a removal: -delta grows with its value, whatever the direction.
+        cols = {n: np.array([-c[f"delta_{n}"] for c in cands]) for n in combo.members}
+        goodness = combo.combine(cols)
+        pruned = {(p["edge"], p["op"]) for p in r["pruned"]}
+        for edge in {c["edge"] for c in cands}:
+            on_edge = [i for i, c in enumerate(cands) if c["edge"] == edge]
+            best = max(on_edge, key=lambda i: goodness[i])
+            assert (edge, cands[best]["op"]) in pruned
+        # The combination's order is not the plain rank sum's.
+        total = sum(np.argsort(np.argsort(cols[n])) for n in combo.members)
+        disagree += int(list(np.argsort(-total, kind="stable")) != list(np.argsort(-goodness, kind="stable")))
+    assert disagree > 0
+
+
 def test_evolution_best_preset_is_the_ensemble_in_parallel_batches() -> None:
     s = get_strategy("evolution", preset="best")
     assert s.combinations == ("ensemble",) and s.children > 1 and s.budget == EVOLUTION_PRESETS["best"]["budget"]

@@ -32,15 +32,19 @@ ENGINES = ("native", "optuna", "nni")
 @app.command()
 def run(
     space: str = typer.Option("nb201", help="Search space: nb201 | darts."),
-    strategy: str = typer.Option("prune", help="prune (TE-NAS) | evolution (TEG-NAS) | random (NASWOT)."),
+    strategy: Optional[str] = typer.Option(
+        None,
+        help="prune (TE-NAS) | evolution (TEG-NAS) | random (NASWOT). Default: evolution with --preset best, else prune.",
+    ),
     dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | ImageNet16-120."),
     data_dir: Optional[Path] = DATA_DIR_OPT,
     indicators: Optional[str] = typer.Option(None, help="Comma-separated indicators (default: the strategy's)."),
     budget: Optional[int] = typer.Option(None, help="Architectures to score (evolution, random)."),
     preset: Optional[str] = typer.Option(
         None,
-        help="prune: paper (default) | fast (NTK on 32 images; also the optuna prune sampler's); "
-        "evolution: fast (default) | paper.",
+        help="best (guided evolution ranked by the ensemble, in parallel batches; implies --strategy "
+        "evolution); prune: paper (default, the TE-NAS reproduction) | fast (NTK on 32 images; also the optuna "
+        "prune sampler's); evolution: fast (default) | paper | best.",
     ),
     seed: int = typer.Option(0, help="Random seed: same seed, same architecture."),
     device: str = DEVICE_OPT,
@@ -73,6 +77,8 @@ def run(
 
     _setup(quiet, threads, dataset)
     check_choice("engine", engine, ENGINES)
+    if strategy is None:
+        strategy = "evolution" if preset == "best" else "prune"
     dev = resolve_device(device)
     sp = get_space(space)
     names = _split(indicators)

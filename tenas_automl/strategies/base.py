@@ -72,6 +72,8 @@ class SearchResult:
     seed: int
     dataset: str
     interrupted: bool = False
+    #: The settings the search ran with (:meth:`SearchStrategy.recipe`).
+    recipe: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``arch`` as its string; non-finite numbers as None)."""
@@ -85,6 +87,7 @@ class SearchResult:
             "evaluations": self.evaluations,
             "seconds": self.seconds,
             "interrupted": self.interrupted,
+            "recipe": _jsonable(self.recipe),
             "history": _jsonable(self.history),
         }
 
@@ -211,7 +214,18 @@ class SearchStrategy(ABC):
             seed=self.seed,
             dataset=self.dataset,
             interrupted=interrupted,
+            recipe=self.recipe(),
         )
+
+    def recipe(self) -> dict[str, Any]:
+        """The settings that decide what this search does (subclasses add theirs)."""
+        out: dict[str, Any] = {"strategy": self.name, "indicators": list(self.indicators)}
+        if self.combinations:
+            out["ranking"] = list(self.combinations)
+        out.update(budget=self.budget, mode=self.mode, dataset=self.dataset)
+        if self.overrides:
+            out["overrides"] = {k: dict(v) for k, v in self.overrides.items()}
+        return out
 
     # -- subclass hooks -----------------------------------------------------
     @abstractmethod

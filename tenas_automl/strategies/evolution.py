@@ -155,6 +155,15 @@ class RegularizedEvolution(_ArchScoringStrategy):
             )
         self.max_steps = max_steps
 
+    def recipe(self) -> dict[str, Any]:
+        return {
+            **super().recipe(),
+            "preset": self.preset,
+            "population_size": self.population_size,
+            "tournament_size": self.tournament_size,
+            "children": self.children,
+        }
+
     def _search(self, space: Space, state: SearchState) -> tuple[Hashable, dict[str, float]]:
         budget = self._effective_budget(space, EVOLUTION_PRESETS["fast"]["budget"])
         max_steps = self.max_steps if self.max_steps is not None else 50 * budget

@@ -6,7 +6,8 @@ batches), every sub-supernet with one alive op removed. For each indicator the
 relative change ``d = (v_super - v_without) / |v_super|`` measures what
 removing the op does; an op whose removal *improves* the indicator (lower
 condition number, more linear regions) is unimportant. Ranks per indicator
-are summed and every edge drops its ``space.ops_pruned_per_round(dataset)``
+are summed (with a combination named, e.g. ``ensemble``, its log-rank
+sum over the round's candidates ranks them instead) and every edge drops its ``space.ops_pruned_per_round(dataset)``
 least important ops, until one op per edge is left (NB201: 4 -> 3 -> 2 -> 1,
 24 + 18 + 12 = 54 candidate scorings). Spaces whose nodes choose their inputs
 (DARTS) then keep, node by node, the ``space.inputs_per_node`` edges whose
@@ -133,6 +134,9 @@ class PruneStrategy(SearchStrategy):
         self._mask: Mask = ()
         self._sums: dict[Removal, int] = {}
 
+    def recipe(self) -> dict[str, Any]:
+        return {**super().recipe(), "preset": self.preset, "draws": self.draws, "precision": self.precision}
+
     def _round_overrides(self, space: Space) -> dict[str, dict[str, Any]] | None:
         """Indicator settings of the pruning rounds: paper defaults, then the user's."""
         merged: dict[str, dict[str, Any]] = {}
@@ -223,7 +227,14 @@ class PruneStrategy(SearchStrategy):
         # Ties of the sum keep the order of the first indicator's ranking, as the
         # official stable sort over its insertion-ordered dict does.
         assert first_order is not None
-        ordered = sorted(first_order, key=lambda i: sums[i])
+        if self.combinations:
+            # A combination ranks the networks left by each removal: -d grows with the
+            # candidate's value, so the most prunable removal leaves the best network.
+            goodness = self._pool_goodness([{n: -float(deltas[n][i]) for n in names} for i in range(len(removals))])
+            ordered = sorted(first_order, key=lambda i: -goodness[i])
+            sums = np.argsort(np.argsort(-goodness, kind="stable"), kind="stable")
+        else:
+            ordered = sorted(first_order, key=lambda i: sums[i])
         self._sums = {removals[i]: int(sums[i]) for i in range(len(removals))}
         state.history.append(
             {
