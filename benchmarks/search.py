@@ -12,6 +12,13 @@ The JSON file is rewritten atomically after every search, so an interrupted
 run keeps what it finished. Example (smoke run)::
 
     python benchmarks/search.py --seeds 1 --strategies prune --output /tmp/search.json
+
+``--plot PNG FILES...`` runs nothing: it reads result files of this script
+and prints, per file and strategy, the mean found accuracy (on the dataset
+searched) against the median seconds per search, as a markdown table, and
+draws the same as a quality-versus-time plot::
+
+    python benchmarks/search.py --plot quality_vs_time.png benchmarks/results/search_*.json
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from tenas_automl import __version__, get_space
 from tenas_automl._io import atomic_write_json
 from tenas_automl.data import DATASETS, load_data
 from tenas_automl.spaces.base import Space
-from tenas_automl.strategies import STRATEGIES, SearchResult, get_strategy
+from tenas_automl.strategies import EVOLUTION_PRESETS, STRATEGIES, SearchResult, get_strategy
 
 log = logging.getLogger("benchmarks.search")
 
@@ -61,7 +68,68 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output", default="benchmarks/results/search.json")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--workers", type=int, default=1, help="processes scoring each round's candidates (default 1)")
-    return p.parse_args(argv)
+    p.add_argument("--plot", default=None, metavar="PNG", help="plot result FILES instead of searching")
+    p.add_argument("files", nargs="*", help="with --plot: result files of this script")
+    args = p.parse_args(argv)
+    if bool(args.files) != (args.plot is not None):
+        p.error("result FILES go with --plot PNG, and --plot needs FILES")
+    return args
+
+
+def _label(settings: dict[str, Any], strategy: str) -> str:
+    """A strategy's name with the settings that distinguish its runs."""
+    if strategy == "prune":
+        label = f"TE-NAS prune, {settings.get('prune_preset', 'paper')}"
+    elif strategy == "evolution":
+        label = f"evolution, {settings.get('preset', 'fast')}"
+    else:
+        label = strategy + (f", N = {settings['budget']}" if settings.get("budget") else "")
+    names = settings.get("indicators") or ",".join(get_strategy(strategy).indicators)
+    if strategy == "evolution" and not settings.get("indicators"):
+        names = ",".join(EVOLUTION_PRESETS[settings.get("preset", "fast")].get("indicators", names.split(",")))
+    return f"{label} ({names})"
+
+
+def quality_vs_time(files: list[str]) -> list[dict[str, Any]]:
+    """One row per (file, strategy): label, dataset searched, runs, mean/std accuracy there, median s."""
+    rows = []
+    for f in files:
+        doc = json.loads(Path(f).read_text())
+        ds = doc["settings"].get("dataset", "cifar10")
+        for key, s in doc["summary"].items():
+            acc = s.get("test_accuracy", {}).get(ds)
+            if not acc or acc["mean"] is None:
+                continue
+            rows.append({"label": _label(doc["settings"], key.split("/")[1]), "dataset": ds, "runs": s["runs"],
+                         "mean": acc["mean"], "std": acc["std"], "median_seconds": s["median_seconds"],
+                         "file": Path(f).name})  # fmt: skip
+    return rows
+
+
+def plot_quality_vs_time(rows: list[dict[str, Any]], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tenas_automl._io import atomic_write_bytes
+
+    fig, axes = plt.subplots(1, len({r["dataset"] for r in rows}), figsize=(6.4, 4.2), squeeze=False)
+    for ax, ds in zip(axes[0], sorted({r["dataset"] for r in rows})):
+        for r in (r for r in rows if r["dataset"] == ds):
+            ax.errorbar(r["median_seconds"], r["mean"], yerr=r["std"] or 0, fmt="o", capsize=3, label=r["label"])
+        ax.set_xscale("log")
+        ax.set_xlabel("median seconds per search (2 CPU cores)")
+        ax.set_ylabel(f"NB201 {ds} test accuracy of the found arch (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _mean_std(values: list[float]) -> dict[str, float | int | None]:
@@ -121,6 +189,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.plot is not None:
+        rows = quality_vs_time(args.files)
+        print("| strategy | dataset | seeds | mean ± std accuracy | median s | file |\n|---|---|---|---|---|---|")
+        for r in sorted(rows, key=lambda r: r["median_seconds"]):
+            std = f" ± {r['std']:.2f}" if r["std"] is not None else ""
+            cells = [r["label"], r["dataset"], str(r["runs"]), f"{r['mean']:.2f}{std}", f"{r['median_seconds']:,.0f}"]
+            print("| " + " | ".join(cells) + f" | `{r['file']}` |")
+        plot_quality_vs_time(rows, args.plot)
+        print(f"wrote {args.plot}")
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -50,7 +50,13 @@ from __future__ import annotations
 
 from tenas_automl.indicators.aggregate import log_rank_sum, rank, rank_sum
 from tenas_automl.indicators.base import MODES, Context, Indicator, JacobianSettings, NetSettings, Settings
-from tenas_automl.indicators.combinations import COMBINATIONS, Combination, get_combination
+from tenas_automl.indicators.combinations import (
+    COMBINATIONS,
+    Combination,
+    get_combination,
+    pool_ranking,
+    split_combinations,
+)
 from tenas_automl.indicators.registry import INDICATORS, get_indicator, higher_is_better, list_indicators
 from tenas_automl.indicators.runner import evaluate, make_context, score_in_context
 
@@ -71,7 +77,9 @@ __all__ = [
     "list_indicators",
     "log_rank_sum",
     "make_context",
+    "pool_ranking",
     "rank",
     "rank_sum",
     "score_in_context",
+    "split_combinations",
 ]

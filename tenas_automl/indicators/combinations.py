@@ -96,3 +96,30 @@ def split_combinations(names: Iterable[str]) -> tuple[list[str], list[str]]:
         else:
             indicators[name] = None
     return list(indicators), combos
+
+
+def pool_ranking(
+    cols: Mapping[str, object],
+    higher_is_better: Mapping[str, bool],
+    combinations: Iterable[str] = (),
+    *,
+    method: str = "min",
+) -> np.ndarray:
+    """Rank of each architecture of a pool by the columns ``cols``; lower is better.
+
+    With combinations named, minus one log-rank sum over every column (with
+    the combinations' weights and dense members); otherwise TE-NAS's rank sum
+    (ties by ``method``). Non-finite values rank last either way. Every search
+    (native, Optuna, NNI) ranks its pool with this.
+    """
+    from tenas_automl.indicators.aggregate import rank_sum
+
+    combos = [get_combination(c) for c in combinations]
+    if not combos:
+        return rank_sum(cols, higher_is_better, method=method)
+    weights: dict[str, float] = dict.fromkeys(cols, 1.0)
+    dense: set[str] = set()
+    for combo in combos:
+        weights.update(combo.weights)
+        dense |= set(combo.dense)
+    return -log_rank_sum(cols, higher_is_better, weights=weights, dense=dense)

@@ -38,7 +38,7 @@ from nni.nas.space import ExecutableModelSpace, ModelStatus
 from nni.nas.strategy import Strategy
 
 from tenas_automl.errors import TenasError
-from tenas_automl.indicators import get_indicator, rank_sum
+from tenas_automl.indicators import get_indicator, pool_ranking, split_combinations
 from tenas_automl.integrations._nni_codecs import Codec, make_codec
 from tenas_automl.integrations._nni_compat import use_json_checkpoints
 from tenas_automl.spaces.base import Space
@@ -111,7 +111,9 @@ class _TrainingFreeStrategy(Strategy):
         space: Space | str | None = None,
     ) -> None:
         super().__init__()
-        self.indicators = tuple(indicators)
+        members, combos = split_combinations(indicators)
+        #: The indicators scored (a combination's members in its place) and the combinations ranking by them.
+        self.indicators, self.combinations = tuple(members), tuple(combos)
         if not self.indicators:
             raise StrategySettingError("indicators is empty; give at least one, e.g. ntk,lr")
         for name in self.indicators:
@@ -316,7 +318,7 @@ class _TrainingFreeStrategy(Strategy):
         """
         rows = self._score(archs)
         cols = {n: np.array([r[n] for r in rows]) for n in self.indicators}
-        order = rank_sum(cols, self.higher_is_better, method="min")
+        order = pool_ranking(cols, self.higher_is_better, self.combinations)
         if model is not None:
             order = guided_order(order, model.predict([self._key(a) for a in archs]), self.surrogate_weight)
         return int(np.argsort(order, kind="stable")[0])
@@ -465,7 +467,7 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
         codec = self._require_codec()
         assert codec.space is not None
         result = get_strategy(
-            "prune", indicators=self.indicators, seed=self.seed, device=self.device, dataset=self.dataset,
+            "prune", indicators=[*self.indicators, *self.combinations], seed=self.seed, device=self.device, dataset=self.dataset,
             data_dir=self.data_dir, mode=self.mode, overrides=self.overrides or None, precision=self.precision,
             progress=None if self.progress is None else pruning_progress(self._show_pruning),
         ).search(codec.space)  # fmt: skip
@@ -581,7 +583,7 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
                 draws.append(arch)
         rows = self._score(draws)
         cols = {n: np.array([r[n] for r in rows]) for n in self.indicators}
-        order = np.argsort(rank_sum(cols, self.higher_is_better, method="min"), kind="stable")
+        order = np.argsort(pool_ranking(cols, self.higher_is_better, self.combinations), kind="stable")
         self._pool = [draws[i] for i in order[: self.initial]]
         logger.info("screened %d random architectures; submitting the best %d first", len(draws), len(self._pool))
 

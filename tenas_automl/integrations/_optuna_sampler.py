@@ -130,7 +130,8 @@ class TrainingFreeSampler(BaseSampler):
     Args:
         space: the search space (object or name).
         strategy: ``"evolution"`` or ``"prune"``.
-        indicators: indicator names ranked by their rank sum (TE-NAS: ntk, lr).
+        indicators: indicator names ranked by their rank sum (TE-NAS: ntk, lr); a combination
+            (``ensemble``, ``az``) is scored by its members and ranks by its log-rank sum.
         seed: seeds the proposals (per trial number, so a run is deterministic
             regardless of timing) and, unless ``indicator_seed`` is given, the
             indicators. None: random.
@@ -417,7 +418,8 @@ class TrainingFreeSampler(BaseSampler):
 
     def _pruned_arch(self, study: optuna.Study) -> Hashable:
         """The TE-NAS pruning result, computed once per study and settings (by one of its processes)."""
-        attr = f"{_PRUNE_ATTR}:{'/'.join(self.scorer.settings_keys[n] for n in self.scorer.indicators)}"
+        ranking = "".join(f"/{c}" for c in self.scorer.combinations)
+        attr = f"{_PRUNE_ATTR}:{'/'.join(self.scorer.settings_keys[n] for n in self.scorer.indicators)}{ranking}"
         stored = study._storage.get_study_system_attrs(study._study_id).get(attr)
         if not _is_prune_doc(stored) and self._prune_arch is not None:
             # Given as pruned=, or this sampler pruned for another study with the same settings.
@@ -436,7 +438,7 @@ class TrainingFreeSampler(BaseSampler):
         cache = ScoreCache(s.cache_dir) if s.use_cache else None
         try:
             result = get_strategy(
-                "prune", indicators=list(s.indicators), seed=s.seed, device=s.device, dataset=s.dataset,
+                "prune", indicators=[*s.indicators, *s.combinations], seed=s.seed, device=s.device, dataset=s.dataset,
                 data_dir=s.data_dir, mode=s.mode, overrides=s.overrides or None, progress=self.progress,
                 evaluator=None if cache is None else CachedEvaluator(cache),
             ).search(self.space)  # fmt: skip

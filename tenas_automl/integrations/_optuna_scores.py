@@ -25,7 +25,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from tenas_automl.errors import TenasError
-from tenas_automl.indicators import get_indicator, rank_sum
+from tenas_automl.indicators import get_indicator, pool_ranking, split_combinations
 from tenas_automl.integrations._optuna_params import ArchCodec
 from tenas_automl.scoring import score_many
 from tenas_automl.spaces.base import Space
@@ -79,7 +79,9 @@ class TrialScorer:
         self.cache_dir, self.use_cache = cache_dir, bool(use_cache)
         if isinstance(indicators, str):  # "ntk,lr"
             indicators = [n.strip() for n in indicators.split(",") if n.strip()]
-        self.indicators = tuple(indicators)
+        members, combos = split_combinations(indicators)
+        #: The indicators scored (a combination's members in its place) and the combinations ranking by them.
+        self.indicators, self.combinations = tuple(members), tuple(combos)
         if not self.indicators:
             raise TenasError("indicators is empty; give at least one, e.g. ('ntk', 'lr')")
         self.seed, self.device, self.dataset, self.data_dir, self.mode = int(seed), device, dataset, data_dir, mode
@@ -122,11 +124,12 @@ class TrialScorer:
         return self.scores([arch])[0]
 
     def combined_rank(self, rows: Sequence[Mapping[str, float]]) -> np.ndarray:
-        """TE-NAS rank sum of ``rows`` (lower is better; ties share the average rank)."""
+        """Rank of ``rows`` within them (lower is better): TE-NAS's rank sum, ties sharing the
+        average rank, or a named combination's log-rank sum (:func:`~tenas_automl.indicators.pool_ranking`)."""
         if not rows:
             return np.zeros(0)
         table = {n: [r.get(n, math.nan) for r in rows] for n in self.indicators}
-        return rank_sum(table, self.higher_is_better, method="average")
+        return pool_ranking(table, self.higher_is_better, self.combinations, method="average")
 
     # -- trials ------------------------------------------------------------------
     def stored(self, trial: FrozenTrial, arch_str: str | None = None) -> Values | None:

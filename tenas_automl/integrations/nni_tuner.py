@@ -123,7 +123,8 @@ class TrainingFreeTuner(Tuner):
         strategy: ``"evolution"`` (metric-driven aging evolution whose children
             are filtered by indicators) or ``"random"`` (best of ``candidates``
             random architectures by indicators).
-        indicators: indicator names; their rank sum (TE-NAS) orders candidates.
+        indicators: indicator names; their rank sum (TE-NAS) orders candidates. A combination
+            (``ensemble``, ``az``) is scored by its members and orders them by its log-rank sum.
         seed: seeds proposals and the indicators' weights and batches.
         population: size of the initial indicator-scored pool and of the aging
             window of finished trials that parents are drawn from.
@@ -176,13 +177,10 @@ class TrainingFreeTuner(Tuner):
         self.tournament = max(2, self.population // 4) if tournament is None else _positive("tournament", tournament)
         self.seed = int(seed)
         self.mode, self.device, self.dataset, self.data_dir = mode, device, dataset, data_dir
-        unknown = set(overrides or {}) - set(self.indicators)
-        if unknown:
-            raise TenasError(f"overrides for {sorted(unknown)}, which are not among the indicators {list(self.indicators)}")
-        preset = SCORING_PRESETS[self.scoring]
-        self.overrides: dict[str, dict[str, Any]] = {
-            n: {**preset.get(n, {}), **dict((overrides or {}).get(n, {}))} for n in self.indicators
-        }
+        self._given_overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+        #: Combinations ranking by the indicators (their members replace them in :attr:`indicators` at setup).
+        self.combinations: tuple[str, ...] = ()
+        self.overrides: dict[str, dict[str, Any]] = {}
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.threads = None if threads is None else _positive("threads", threads)
 
@@ -212,12 +210,19 @@ class TrainingFreeTuner(Tuner):
 
     def _setup(self) -> None:
         """Load the space and the indicators (torch) and validate what depends on them."""
-        from tenas_automl.indicators import MODES, higher_is_better
+        from tenas_automl.indicators import MODES, higher_is_better, split_combinations
         from tenas_automl.indicators.runner import resolve_indicators
         from tenas_automl.spaces import SPACES, get_space
 
         self.space: Space = get_space(check_choice("space", self.space_name, SPACES))
         check_choice("mode", self.mode, MODES)
+        members, combos = split_combinations(self.indicators)
+        self.indicators, self.combinations = tuple(members), tuple(combos)
+        unknown = set(self._given_overrides) - set(self.indicators)
+        if unknown:
+            raise TenasError(f"overrides for {sorted(unknown)}, which are not among the indicators {list(self.indicators)}")
+        preset = SCORING_PRESETS[self.scoring]
+        self.overrides = {n: {**preset.get(n, {}), **self._given_overrides.get(n, {})} for n in self.indicators}
         for name in self.indicators:
             higher_is_better(name)  # UnknownNameError listing the indicators
         self._indicator_objs = resolve_indicators(self.indicators, self.overrides)
@@ -496,11 +501,12 @@ class TrainingFreeTuner(Tuner):
         return [self.scores[n] for n in names]
 
     def _argbest(self, rows: Sequence[Mapping[str, float]]) -> int:
-        """Smallest indicator rank sum (TE-NAS), ties to the first; non-finite values rank last."""
-        from tenas_automl.indicators import rank_sum
+        """Best by the indicators' rank sum (TE-NAS) or the combination named, ties to the first;
+        non-finite values rank last."""
+        from tenas_automl.indicators import pool_ranking
 
         table = {n: [r[n] for r in rows] for n in self.indicators}
-        return int(np.argmin(rank_sum(table, self.higher_is_better, method="min")))
+        return int(np.argmin(pool_ranking(table, self.higher_is_better, self.combinations)))
 
     def _finished(self) -> list[TrialRecord]:
         return [r for r in self.results if r.metric is not None and math.isfinite(r.metric)]

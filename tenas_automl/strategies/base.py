@@ -279,18 +279,10 @@ class SearchStrategy(ABC):
         weighted as the combinations say); otherwise minus TEG-NAS's rank sum, each rank the number of
         strictly better values ("min" ranking). Non-finite values rank last.
         """
-        from tenas_automl.indicators.aggregate import log_rank_sum, rank_sum
-        from tenas_automl.indicators.combinations import COMBINATIONS
+        from tenas_automl.indicators.combinations import pool_ranking
 
         cols = {n: np.array([r[n] for r in rows], dtype=float) for n in self.indicators}
-        if not self.combinations:
-            return -rank_sum(cols, self.higher_is_better, method="min")
-        weights: dict[str, float] = dict.fromkeys(self.indicators, 1.0)
-        dense: set[str] = set()
-        for combo in (COMBINATIONS[c] for c in self.combinations):
-            weights.update(combo.weights)
-            dense |= set(combo.dense)
-        return log_rank_sum(cols, self.higher_is_better, weights=weights, dense=dense)
+        return -pool_ranking(cols, self.higher_is_better, self.combinations, method="min")
 
     def _report(self, done: int, total: int, info: str = "") -> None:
         if self.progress is not None:
