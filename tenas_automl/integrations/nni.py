@@ -59,12 +59,8 @@ from tenas_automl.integrations._nni_run import (  # noqa: E402
     make_strategy,
     run_nni_experiment,
 )
-from tenas_automl.integrations._nni_strategies import (  # noqa: E402
-    IndicatorEvolutionStrategy,
-    StrategySettingError,
-    SubmittedModel,
-    TENASPruningStrategy,
-)
+from tenas_automl.integrations._nni_strategies import IndicatorEvolutionStrategy, TENASPruningStrategy  # noqa: E402
+from tenas_automl.integrations._nni_strategy_base import StrategySettingError, SubmittedModel  # noqa: E402
 
 # The HPO tuner for ``nnictl`` YAML experiments lives in a light module of its own
 # (NNI kills a tuner that takes over 10 s to start); re-exported for the documented name.
