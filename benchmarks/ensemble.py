@@ -12,7 +12,7 @@ dataset's correlations come from the file scored with its setting:
     for ds in ...; do tenas-automl correlate --sample 3300 --seed 11 --dataset $ds \\
         --indicators MEMBERS ... --output report_$ds.json; done
     python benchmarks/ensemble.py report report_*.json --members a,b,c [--weights 1,1,2] \\
-        --exclude dev_cifar10.json --out report.json
+        --exclude dev_cifar10.json --out report.json    # or --exclude-sample 300:7
 
 ``select`` grows the member set greedily: at each step it adds the indicator
 (and weight, from ``--weights-grid``) whose log-rank sum raises the smallest of
@@ -62,11 +62,21 @@ class Setting:
         self.seed = doc.get("seed")
 
 
-def load(paths: list[Path], exclude: list[Path] | None = None) -> dict[str, Setting]:
-    """The settings of ``paths`` by dataset (one file per dataset)."""
+def load(paths: list[Path], exclude: list[Path] | None = None, exclude_sample: str | None = None) -> dict[str, Setting]:
+    """The settings of ``paths`` by dataset (one file per dataset), without the excluded architectures.
+
+    ``exclude_sample`` ("N:SEED") drops the sample ``correlate --sample N --seed SEED`` draws.
+    """
     drop: set[str] = set()
     for p in exclude or []:
         drop |= set(json.loads(p.read_text())["archs"])
+    if exclude_sample:
+        from tenas_automl.analysis import sample_archs
+        from tenas_automl.spaces import get_space
+
+        space = get_space("nb201")
+        n, seed = (int(x) for x in exclude_sample.split(":"))
+        drop |= {space.format(a) for a in sample_archs(space, n, seed)}
     settings: dict[str, Setting] = {}
     for p in paths:
         s = Setting(p, drop)
@@ -161,7 +171,7 @@ def select_exhaustive(args: argparse.Namespace, settings: dict[str, Setting], na
 
 
 def report(args: argparse.Namespace) -> None:
-    settings = load(args.report, args.exclude)
+    settings = load(args.report, args.exclude, args.exclude_sample)
     members = args.members.split(",")
     weights = [float(w) for w in args.weights.split(",")] if args.weights else [1.0] * len(members)
     chosen = dict(zip(members, weights))
@@ -187,7 +197,8 @@ def report(args: argparse.Namespace) -> None:
                 f"tau {c['kendall_tau']:.3f} rho {c['spearman_rho']:.3f} top-1 {c['top1_accuracy']:5.2f}" for c in by.values()
             )
         )
-    out = {"report": [str(p) for p in args.report], "exclude": [str(p) for p in args.exclude or []], "n": n,
+    out = {"report": [str(p) for p in args.report], "exclude": [str(p) for p in args.exclude or []],
+           "exclude_sample": args.exclude_sample, "n": n,
            "seeds": {d: s.seed for d, s in settings.items()}, "members": chosen, "rows": rows}  # fmt: skip
     if args.out:
         atomic_write_json(args.out, out)
@@ -209,6 +220,7 @@ def main() -> None:
     r.add_argument("--members", required=True)
     r.add_argument("--weights", default="")
     r.add_argument("--exclude", type=Path, nargs="*")
+    r.add_argument("--exclude-sample", default=None, help="N:SEED, the development sample of correlate --sample N --seed SEED")
     r.add_argument("--out", type=Path)
     args = ap.parse_args()
     select(args) if args.cmd == "select" else report(args)
