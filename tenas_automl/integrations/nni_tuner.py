@@ -189,13 +189,13 @@ class TrainingFreeTuner(Tuner):
         self.scores: dict[str, dict[str, float]] = {}
         #: Finished trials, in the order their results arrived.
         self.results: list[TrialRecord] = []
-        #: Trials in flight in this session, by NNI parameter id.
+        #: Trials in flight since the tuner started (or resumed), by NNI parameter id.
         self.pending: dict[int, TrialRecord] = {}
         #: Dedup keys of every architecture ever proposed or reported.
         self.tried: set[str] = set()
         #: The indicator-scored pool used before any metric arrives (arch strings).
         self.pool: list[str] = []
-        #: Trials of this session that ended before their metric arrived.
+        #: Trials since the tuner started (or resumed) that ended before their metric arrived.
         self._ended: dict[int, TrialRecord] = {}
         self._context: Any = None
         # NNI calls trial_end from another thread than the other methods.

@@ -230,9 +230,12 @@ class PruneStrategy(SearchStrategy):
         if self.combinations:
             # A combination ranks the networks left by each removal: -d grows with the
             # candidate's value, so the most prunable removal leaves the best network.
-            goodness = self._pool_goodness([{n: -float(deltas[n][i]) for n in names} for i in range(len(removals))])
-            ordered = sorted(first_order, key=lambda i: -goodness[i])
-            sums = np.argsort(np.argsort(-goodness, kind="stable"), kind="stable")
+            from tenas_automl.indicators import pool_ranking
+
+            key = pool_ranking({n: -deltas[n] for n in names}, self.higher_is_better, self.combinations)
+            ordered = sorted(first_order, key=lambda i: key[i])
+            sums = np.empty(len(removals), dtype=int)
+            sums[ordered] = np.arange(len(ordered))  # each removal's place in the order
         else:
             ordered = sorted(first_order, key=lambda i: sums[i])
         self._sums = {removals[i]: int(sums[i]) for i in range(len(removals))}
