@@ -44,9 +44,9 @@ def run_report(result: SearchResult, space: Space, device: str | torch.device) -
         "device": torch.device(device).type,
         "version": __version__,
     }
-    counter = getattr(space, "param_count_millions", None)
-    if counter is not None:
-        doc["params_millions"] = round(float(counter(result.arch)), 3)
+    params = space.param_count_millions(result.arch)
+    if params is not None:
+        doc["params_millions"] = round(float(params), 3)
     doc["interrupted"] = result.interrupted
     if result.recipe.get("preset") is not None:
         doc["preset"] = result.recipe["preset"]

@@ -263,7 +263,7 @@ def test_write_nni_config(tmp_path: Path) -> None:
 
     darts = write_nni_config("darts", tmp_path / "darts", tuner_args={"scoring": "paper"})
     assert yaml.safe_load(darts["config"].read_text())["tuner"]["classArgs"]["scoring"] == "paper"
-    with pytest.raises(TenasError, match="only nb201"):
+    with pytest.raises(TenasError, match="tabular benchmark, which space .darts. has not"):
         write_nni_config("darts", tmp_path / "x", benchmark=True)
     with pytest.raises(TenasError, match="trials"):
         write_nni_config("nb201", tmp_path / "x", trials=0)

@@ -19,6 +19,7 @@ import nni
 import numpy as np
 from nni.nas.evaluator import FunctionalEvaluator
 
+from tenas_automl.config import ScoringConfig, scoring_config
 from tenas_automl.errors import TenasError, check_choice
 from tenas_automl.indicators import evaluate, get_indicator
 from tenas_automl.indicators.base import derive_seed
@@ -75,8 +76,8 @@ def benchmark_evaluator(space: Space | str = "nb201", dataset: str = "cifar10") 
     the table bundled with tenas-automl.
     """
     sp = resolve_space(space)
-    if sp.name != "nb201":
-        raise TenasError(f"space {sp.name!r} has no benchmark table; benchmark_evaluator needs nb201")
+    if not sp.benchmark_datasets:
+        raise TenasError(f"space {sp.name!r} has no benchmark table; benchmark_evaluator needs one (nb201)")
     check_choice("dataset", dataset, BENCHMARK_DATASETS)
     return SampleEvaluator(benchmark_trial, space=sp.name, dataset=dataset)
 
@@ -162,7 +163,7 @@ def training_free_trial(
 
 def training_free_evaluator(
     space: Space | str | None = "nb201",
-    indicators: Sequence[str] = ("ntk", "lr"),
+    indicators: Sequence[str] | None = None,
     *,
     reference: int | None = None,
     seed: int = 0,
@@ -171,6 +172,7 @@ def training_free_evaluator(
     device: str = "auto",
     mode: str = "paper",
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    config: ScoringConfig | None = None,
 ) -> FunctionalEvaluator:
     """An NNI evaluator whose metric is a training-free score: ``NasExperiment`` runs without training.
 
@@ -180,13 +182,15 @@ def training_free_evaluator(
     ``space``, scored once per process with the same settings. ``space=None``
     scores the frozen model itself (any NNI model space; one model-agnostic
     indicator, no reference). Models that cannot be scored get
-    :data:`WORST_METRIC`.
+    :data:`WORST_METRIC`. A combination (``ensemble``) counts as its members.
+    ``config`` gives the indicators and their settings as one
+    :class:`~tenas_automl.ScoringConfig` instead of ``indicators`` to ``overrides``.
     """
-    names = list(indicators)
-    if not names:
-        raise TenasError("indicators is empty; give at least one, e.g. ntk,lr")
-    for name in names:
-        get_indicator(name, **dict((overrides or {}).get(name, {})))
+    config = scoring_config(
+        config, indicators, ("ntk", "lr"), seed=seed, device=device, dataset=dataset, data_dir=data_dir,
+        mode=mode, overrides=overrides,
+    )  # fmt: skip
+    names = list(config.members)
     if space is None:
         from tenas_automl.integrations._nni_models import check_model_indicators
 
@@ -203,8 +207,5 @@ def training_free_evaluator(
         ref = (32 if len(names) > 1 else 0) if reference is None else int(reference)
         if ref < 0 or (ref == 0 and len(names) > 1):
             raise TenasError(f"reference must be >= 1 to combine {len(names)} indicators, got {reference!r}")
-    options = {
-        "seed": int(seed), "dataset": dataset, "data_dir": data_dir, "device": device,
-        "mode": mode, "overrides": {k: dict(v) for k, v in (overrides or {}).items()} or None,
-    }  # fmt: skip
+    options = config.evaluate_kwargs()  # plain JSON: NNI serialises the evaluator's arguments
     return SampleEvaluator(training_free_trial, space=space_name, indicators=names, reference=ref, options=options)

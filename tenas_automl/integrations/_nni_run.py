@@ -81,10 +81,10 @@ class NNIExperimentResult:
         from tenas_automl.report import plot_trials
 
         best = None
-        if self.evaluator == "benchmark" and self.space == "nb201":
+        if self.evaluator == "benchmark":
             from tenas_automl.spaces import get_space
 
-            best = get_space("nb201").best_accuracy(self.dataset)
+            best = get_space(self.space).best_accuracy(self.dataset)
         models = self.submitted
         return plot_trials(
             path,
@@ -157,7 +157,7 @@ def run_nni_experiment(
     )  # fmt: skip
     strat.progress = progress
     if evaluator is None:
-        evaluator = "benchmark" if sp.name == "nb201" else "training_free"
+        evaluator = "benchmark" if sp.benchmark_datasets else "training_free"
     if isinstance(evaluator, str):
         check_choice("evaluator", evaluator, EVALUATORS)
         eval_name = evaluator
@@ -214,7 +214,7 @@ def _summarise(
         raise TenasError("no model finished training; see the NNI log for the evaluator's errors")
     best = max(trained, key=lambda m: m.metric)  # type: ignore[arg-type,return-value]
     codec_arch = strat.codec.from_sample(best.sample)
-    benchmark = {d: float(sp.benchmark_accuracy(codec_arch, d)) for d in NUM_CLASSES} if sp.name == "nb201" else None
+    benchmark = {d: float(sp.benchmark_accuracy(codec_arch, d)) for d in sp.benchmark_datasets} or None
     prune = getattr(strat, "prune_result", None)
     evaluations = strat.scored + (int(prune["evaluations"]) if prune else 0)
     return NNIExperimentResult(
@@ -222,5 +222,5 @@ def _summarise(
         arch=sp.format(codec_arch), metric=best.metric, indicators=dict(best.indicators),
         benchmark=benchmark, submitted=submitted, search_seconds=seconds, evaluations=evaluations,
         device=str(resolve_device(device)), experiment_dir=exp_dir, prune=prune,
-        params_millions=sp.param_count_millions(codec_arch) if sp.name == "darts" else None,
+        params_millions=sp.param_count_millions(codec_arch),
     )  # fmt: skip

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from tenas_automl.config import ScoringConfig
 from tenas_automl.indicators import pool_ranking
 from tenas_automl.integrations._nni_strategy_base import (
     StrategySettingError,
@@ -68,11 +69,14 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
         surrogate_weight: weight of the metric model's rank beside the
             indicators' (0 = indicators only; the Optuna sampler's default
             0.5 lets it break the indicators' near-ties).
+        config: the indicators and their settings as one
+            :class:`~tenas_automl.ScoringConfig`, instead of ``indicators``,
+            ``seed`` and the evaluation arguments.
     """
 
     def __init__(
         self,
-        indicators: Sequence[str] = ("ntk", "lr"),
+        indicators: Sequence[str] | None = None,
         *,
         budget: int | None = None,
         seed: int = 0,
@@ -84,10 +88,11 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
         precision: int = 3,
         space: Space | str | None = None,
         surrogate_weight: float = 0.5,
+        config: ScoringConfig | None = None,
     ) -> None:
         super().__init__(
             indicators, budget=budget, seed=seed, dataset=dataset, data_dir=data_dir,
-            device=device, mode=mode, overrides=overrides, space=space,
+            device=device, mode=mode, overrides=overrides, space=space, config=config,
         )  # fmt: skip
         self.precision = int(precision)
         self.surrogate_weight = check_weight(surrogate_weight, StrategySettingError)
@@ -108,8 +113,7 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
         codec = self._require_codec()
         assert codec.space is not None
         result = get_strategy(
-            "prune", indicators=[*self.indicators, *self.combinations], seed=self.seed, device=self.device, dataset=self.dataset,
-            data_dir=self.data_dir, mode=self.mode, overrides=self.overrides or None, precision=self.precision,
+            "prune", config=self.config, precision=self.precision,
             progress=None if self.progress is None else pruning_progress(self._show_pruning),
         ).search(codec.space)  # fmt: skip
         self._origin = result.arch
@@ -175,13 +179,13 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
         children: mutants scored per submission after the initial ones.
         initial: models submitted from the screening (default: a quarter of
             ``budget``, at least 1; 5 without a budget).
-        seed, dataset, data_dir, device, mode, overrides, space: as for
+        seed, dataset, data_dir, device, mode, overrides, space, config: as for
             :class:`TENASPruningStrategy`.
     """
 
     def __init__(
         self,
-        indicators: Sequence[str] = ("ntk", "lr"),
+        indicators: Sequence[str] | None = None,
         *,
         budget: int | None = None,
         population_size: int = 10,
@@ -196,10 +200,11 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
         mode: str = "paper",
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
         space: Space | str | None = None,
+        config: ScoringConfig | None = None,
     ) -> None:
         super().__init__(
             indicators, budget=budget, seed=seed, dataset=dataset, data_dir=data_dir,
-            device=device, mode=mode, overrides=overrides, space=space,
+            device=device, mode=mode, overrides=overrides, space=space, config=config,
         )  # fmt: skip
         self.population_size = _positive("population_size", population_size)
         self.tournament_size = _positive("tournament_size", tournament_size)

@@ -11,7 +11,6 @@ where it stopped without re-submitting anything trained.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -25,8 +24,9 @@ from nni.nas.execution.event import ModelEventType, TrainingEndEvent
 from nni.nas.space import ExecutableModelSpace, ModelStatus
 from nni.nas.strategy import Strategy
 
+from tenas_automl.config import ScoringConfig, ScoringConfigError, scoring_config
 from tenas_automl.errors import TenasError
-from tenas_automl.indicators import get_indicator, pool_ranking, split_combinations
+from tenas_automl.indicators import pool_ranking
 from tenas_automl.integrations._nni_codecs import Codec, make_codec
 from tenas_automl.integrations._nni_compat import use_json_checkpoints
 from tenas_automl.spaces.base import Space
@@ -87,7 +87,7 @@ class _TrainingFreeStrategy(Strategy):
 
     def __init__(
         self,
-        indicators: Sequence[str],
+        indicators: Sequence[str] | None,
         *,
         budget: int | None = None,
         seed: int = 0,
@@ -97,25 +97,18 @@ class _TrainingFreeStrategy(Strategy):
         mode: str = "paper",
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
         space: Space | str | None = None,
+        config: ScoringConfig | None = None,
     ) -> None:
         super().__init__()
-        members, combos = split_combinations(indicators)
-        #: The indicators scored (a combination's members in its place) and the combinations ranking by them.
-        self.indicators, self.combinations = tuple(members), tuple(combos)
-        if not self.indicators:
-            raise StrategySettingError("indicators is empty; give at least one, e.g. ntk,lr")
-        for name in self.indicators:
-            get_indicator(name, **dict((overrides or {}).get(name, {})))  # validates names and settings
-        unknown = set(overrides or {}) - set(self.indicators)
-        if unknown:
-            raise StrategySettingError(
-                f"overrides given for {sorted(unknown)}, which are not among the indicators {list(self.indicators)}"
-            )
-        self.higher_is_better = {n: get_indicator(n).higher_is_better for n in self.indicators}
+        try:
+            self.config = scoring_config(
+                config, indicators, ("ntk", "lr"), seed=seed, device=device, dataset=dataset, data_dir=data_dir,
+                mode=mode, overrides=overrides,
+            )  # fmt: skip
+            self.config.check_overrides_apply()
+        except ScoringConfigError as exc:
+            raise StrategySettingError(str(exc)) from None
         self.budget = _positive("budget", budget, allow_none=True)
-        self.seed = int(seed)
-        self.dataset, self.data_dir, self.device, self.mode = dataset, data_dir, device, mode
-        self.overrides = {k: dict(v) for k, v in (overrides or {}).items()}
         self.space_hint = space
         self._rng = np.random.default_rng(self.seed)
         self._codec: Codec | None = None
@@ -129,6 +122,24 @@ class _TrainingFreeStrategy(Strategy):
         self._restored: set[int] = set()  # trials finished before a resume (not in the engine)
         self._loaded: dict[str, Any] | None = None
         self._lock = threading.RLock()
+
+    # The scoring settings, read from the configuration.
+    @property
+    def indicators(self) -> tuple[str, ...]:
+        """The indicators scored (a combination's members in its place)."""
+        return self.config.members
+
+    @property
+    def combinations(self) -> tuple[str, ...]:
+        return self.config.combinations
+
+    @property
+    def higher_is_better(self) -> dict[str, bool]:
+        return self.config.higher_is_better
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
 
     # -- what subclasses implement -------------------------------------------
     def _prepare(self) -> None:
@@ -151,7 +162,7 @@ class _TrainingFreeStrategy(Strategy):
     def _initialize(self, model_space: ExecutableModelSpace, engine: ExecutionEngine) -> ExecutableModelSpace:
         use_json_checkpoints()
         self._codec = make_codec(
-            model_space, self.indicators, self._score_options(), self.space_hint, require_space=self._needs_space
+            model_space, self.indicators, self.config.evaluate_kwargs(), self.space_hint, require_space=self._needs_space
         )
         engine.register_model_event_callback(ModelEventType.TrainingEnd, self._on_training_end)
         if self._loaded is not None:
@@ -210,10 +221,7 @@ class _TrainingFreeStrategy(Strategy):
     # -- checkpoint ----------------------------------------------------------------
     def _fingerprint(self) -> str:
         """What the cached indicator values depend on."""
-        return json.dumps(
-            [list(self.indicators), self.seed, self.mode, self.dataset, self.data_dir, self.overrides],
-            sort_keys=True, default=str,
-        )  # fmt: skip
+        return self.config.cache_key()
 
     def state_dict(self) -> dict[str, Any]:
         """The strategy's whole state, JSON-serialisable (NNI's JsonSerializer works)."""
@@ -271,12 +279,6 @@ class _TrainingFreeStrategy(Strategy):
         )
 
     # -- helpers ---------------------------------------------------------------------
-    def _score_options(self) -> dict[str, Any]:
-        return {
-            "seed": self.seed, "device": self.device, "dataset": self.dataset,
-            "data_dir": self.data_dir, "mode": self.mode, "overrides": self.overrides or None,
-        }  # fmt: skip
-
     def _require_codec(self) -> Codec:
         if self._codec is None:
             raise RuntimeError(f"{type(self).__name__} is not initialised with a model space yet")

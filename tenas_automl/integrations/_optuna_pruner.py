@@ -19,6 +19,7 @@ import optuna
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial
 
+from tenas_automl.config import ScoringConfig, scoring_config
 from tenas_automl.errors import TenasError
 from tenas_automl.integrations._optuna_params import get_codec
 from tenas_automl.integrations._optuna_sampler import _resolve_space
@@ -59,12 +60,15 @@ class TrainingFreePruner(BasePruner):
             indicator evaluation (give the sampler's values to share its scores;
             with other values each keeps its own on the trial, at the cost of
             scoring every trial twice).
+        config: the indicators and their settings as one
+            :class:`~tenas_automl.ScoringConfig` (the sampler's ``scorer.config``
+            shares its scores), instead of ``indicators`` and ``seed`` to ``overrides``.
     """
 
     def __init__(
         self,
         space: Space | str,
-        indicators: Sequence[str] = ("ntk", "lr"),
+        indicators: Sequence[str] | None = None,
         percentile: float = 50.0,
         warmup: int = 5,
         wrapped: BasePruner | None = None,
@@ -77,6 +81,7 @@ class TrainingFreePruner(BasePruner):
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
         cache_dir: str | None = None,
         use_cache: bool = True,
+        config: ScoringConfig | None = None,
     ) -> None:
         if not 0.0 <= float(percentile) <= 100.0:
             raise TenasError(f"percentile must be in [0, 100], got {percentile!r}")
@@ -87,10 +92,11 @@ class TrainingFreePruner(BasePruner):
         self.space = _resolve_space(space)
         self.codec = get_codec(self.space)
         self.percentile, self.warmup, self.wrapped = float(percentile), warmup, wrapped
-        self.scorer = TrialScorer(
-            self.space, self.codec, indicators, seed=seed, device=device, dataset=dataset,
-            data_dir=data_dir, mode=mode, overrides=overrides, cache_dir=cache_dir, use_cache=use_cache,
+        config = scoring_config(
+            config, indicators, ("ntk", "lr"), seed=seed, device=device, dataset=dataset, data_dir=data_dir,
+            mode=mode, overrides=overrides,
         )  # fmt: skip
+        self.scorer = TrialScorer(self.space, self.codec, config, cache_dir=cache_dir, use_cache=use_cache)
 
     def __repr__(self) -> str:
         return (

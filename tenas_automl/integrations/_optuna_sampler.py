@@ -25,6 +25,7 @@ from optuna.samplers import BaseSampler, TPESampler
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from tenas_automl.config import ScoringConfig, scoring_config
 from tenas_automl.errors import TenasError, check_choice
 from tenas_automl.integrations._optuna_once import run_once
 from tenas_automl.integrations._optuna_params import ArchCodec, ArchitectureParamError, get_codec
@@ -161,13 +162,16 @@ class TrainingFreeSampler(BaseSampler):
             indicators' (0: indicators only). The default 0.5 was chosen with
             ``lr`` on seeds 0-39 of the NB201 benchmark (weights 0.5 and 1
             alike, 2 no better than 0).
+        config: the indicators and their settings as one
+            :class:`~tenas_automl.ScoringConfig`, instead of ``indicators``,
+            ``indicator_seed`` and the indicator evaluation arguments.
     """
 
     def __init__(
         self,
         space: Space | str,
         strategy: str = "evolution",
-        indicators: Sequence[str] = ("ntk", "lr"),
+        indicators: Sequence[str] | None = None,
         *,
         seed: int | None = None,
         fallback: BaseSampler | None = None,
@@ -186,6 +190,7 @@ class TrainingFreeSampler(BaseSampler):
         progress: ProgressFn | None = None,
         pruned: Hashable | str | None = None,
         surrogate_weight: float = 0.5,
+        config: ScoringConfig | None = None,
     ) -> None:
         self.space = _resolve_space(space)
         self.progress = progress
@@ -206,11 +211,12 @@ class TrainingFreeSampler(BaseSampler):
         self._fixed_seed = seed is not None
         self._seed = int(seed) if seed is not None else random.SystemRandom().randrange(2**31)
         self.codec: ArchCodec = get_codec(self.space)
-        ind_seed = indicator_seed if indicator_seed is not None else (seed if seed is not None else 0)
-        self.scorer = TrialScorer(
-            self.space, self.codec, indicators, seed=ind_seed, device=device, dataset=dataset,
-            data_dir=data_dir, mode=mode, overrides=overrides, cache_dir=cache_dir, use_cache=use_cache,
+        ind_seed = indicator_seed if indicator_seed is not None else (seed if seed is not None and config is None else None)
+        config = scoring_config(
+            config, indicators, ("ntk", "lr"), seed=ind_seed, device=device, dataset=dataset, data_dir=data_dir,
+            mode=mode, overrides=overrides,
         )  # fmt: skip
+        self.scorer = TrialScorer(self.space, self.codec, config, cache_dir=cache_dir, use_cache=use_cache)
         self.fallback: BaseSampler = fallback if fallback is not None else TPESampler(seed=seed)
         self._lock = threading.RLock()
         self._parsed: dict[str, Key | None] = {}
@@ -438,10 +444,8 @@ class TrainingFreeSampler(BaseSampler):
         cache = ScoreCache(s.cache_dir) if s.use_cache else None
         try:
             result = get_strategy(
-                "prune", indicators=[*s.indicators, *s.combinations], seed=s.seed, device=s.device, dataset=s.dataset,
-                data_dir=s.data_dir, mode=s.mode, overrides=s.overrides or None, progress=self.progress,
-                evaluator=None if cache is None else CachedEvaluator(cache),
-            ).search(self.space)  # fmt: skip
+                "prune", config=s.config, progress=self.progress, evaluator=None if cache is None else CachedEvaluator(cache)
+            ).search(self.space)
         finally:
             if cache is not None:
                 cache.close()

@@ -18,14 +18,13 @@ import math
 import os
 import threading
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
-from tenas_automl.errors import TenasError
-from tenas_automl.indicators import get_indicator, pool_ranking, split_combinations
+from tenas_automl.config import ScoringConfig
+from tenas_automl.indicators import pool_ranking
 from tenas_automl.integrations._optuna_params import ArchCodec
 from tenas_automl.scoring import score_many
 from tenas_automl.spaces.base import Space
@@ -51,10 +50,8 @@ class TrialScorer:
     Args:
         space: the search space.
         codec: its parameter codec.
-        indicators: indicator names (directions come from the registry).
-        seed: seed of the indicators' weights and batches.
-        device, dataset, data_dir, mode, overrides: as for
-            :func:`tenas_automl.indicators.evaluate`.
+        config: the indicators and their settings (a :class:`~tenas_automl.ScoringConfig`);
+            every override must be for one of its indicators.
         cache_dir, use_cache: the on-disk score cache of
             :func:`tenas_automl.scoring.score_many` (default location:
             ``$TENAS_CACHE_DIR`` or ``~/.cache/tenas-automl``).
@@ -64,37 +61,20 @@ class TrialScorer:
         self,
         space: Space,
         codec: ArchCodec,
-        indicators: Sequence[str],
+        config: ScoringConfig,
         *,
-        seed: int = 0,
-        device: str = "auto",
-        dataset: str = "cifar10",
-        data_dir: str | None = None,
-        mode: str = "paper",
-        overrides: Mapping[str, Mapping[str, Any]] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         use_cache: bool = True,
     ) -> None:
         self.space, self.codec = space, codec
         self.cache_dir, self.use_cache = cache_dir, bool(use_cache)
-        if isinstance(indicators, str):  # "ntk,lr"
-            indicators = [n.strip() for n in indicators.split(",") if n.strip()]
-        members, combos = split_combinations(indicators)
+        config.check_overrides_apply()
+        self.config = config
         #: The indicators scored (a combination's members in its place) and the combinations ranking by them.
-        self.indicators, self.combinations = tuple(members), tuple(combos)
-        if not self.indicators:
-            raise TenasError("indicators is empty; give at least one, e.g. ('ntk', 'lr')")
-        self.seed, self.device, self.dataset, self.data_dir, self.mode = int(seed), device, dataset, data_dir, mode
-        self.overrides = {k: dict(v) for k, v in (overrides or {}).items()}
-        objs = {n: get_indicator(n, **self.overrides.get(n, {})) for n in self.indicators}
-        unknown = set(self.overrides) - set(self.indicators)
-        if unknown:
-            raise TenasError(f"overrides for {sorted(unknown)}, which are not among the indicators {self.indicators}")
-        self.higher_is_better = {n: bool(ind.higher_is_better) for n, ind in objs.items()}
-        data = data_dir or "bundled"
-        self.settings_keys = {
-            n: f"{ind.key(ind.settings.mode or mode)}|seed={self.seed}|{dataset}|{data}" for n, ind in objs.items()
-        }
+        self.indicators, self.combinations = config.members, config.combinations
+        self.higher_is_better = config.higher_is_better
+        #: Per indicator, the string naming its settings, stored on each trial beside its value.
+        self.settings_keys = config.indicator_keys()
         self._cache: dict[Hashable, Values] = {}
         self._lock = threading.RLock()
         #: Architectures scored (not served by a cache) by this object.
@@ -111,9 +91,8 @@ class TrialScorer:
                     todo[key] = arch
             if todo:
                 results = score_many(
-                    self.space, list(todo.values()), self.indicators, self.seed, self.device, self.dataset,
-                    self.data_dir, self.mode, self.overrides or None, cache_dir=self.cache_dir,
-                    use_cache=self.use_cache,
+                    self.space, list(todo.values()), self.indicators, **self.config.evaluate_kwargs(),
+                    cache_dir=self.cache_dir, use_cache=self.use_cache,
                 )  # fmt: skip
                 for key, result in zip(todo, results):
                     self._cache[key] = {n: float(result.values[n]) for n in self.indicators}

@@ -18,7 +18,6 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import TrialState
@@ -53,8 +52,7 @@ def benchmark_objective(space: Space, dataset: str = "cifar10") -> Callable[[opt
 
 
 def _check_benchmark(space: Space, dataset: str) -> None:
-    probe = space.sample(np.random.default_rng(0))
-    if space.benchmark_accuracy(probe, dataset) is None:
+    if dataset not in space.benchmark_datasets:
         raise TenasError(f"the optuna engine optimises benchmark accuracy, and space {space.name!r} has none; use --space nb201")
 
 
@@ -247,10 +245,8 @@ def summarize_study(study: optuna.Study, space: Space | str) -> dict[str, Any]:
         v = best.user_attrs.get(f"{ATTR_PREFIX}{n}")
         values[n] = math.nan if v is None else float(v)
     benchmark: dict[str, float] | None = None
-    if space.name == "nb201":
-        from tenas_automl.spaces.nb201_benchmark import BENCHMARK_DATASETS
-
-        benchmark = {d: float(space.benchmark_accuracy(arch, d)) for d in BENCHMARK_DATASETS}
+    if space.benchmark_datasets:
+        benchmark = {d: float(space.benchmark_accuracy(arch, d)) for d in space.benchmark_datasets}
     return {
         "arch": space.format(arch),
         "indicators": values,

@@ -322,8 +322,8 @@ def write_nni_config(
     trials, concurrency = _positive("trials", trials), _positive("concurrency", concurrency)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TenasError(f"seed must be an integer, got {seed!r}")
-    if benchmark and sp.name != "nb201":
-        raise TenasError(f"benchmark trials need a tabular benchmark, which only nb201 has; got space {sp.name!r}")
+    if benchmark and not sp.benchmark_datasets:
+        raise TenasError(f"benchmark trials need a tabular benchmark, which space {sp.name!r} has not (nb201 has)")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise TenasError(f"--out {str(out)!r} is a file; give a folder (it is created if missing)")

@@ -57,8 +57,8 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,16 @@ from nni.utils import extract_scalar_reward
 
 from tenas_automl._io import atomic_write_text
 from tenas_automl.errors import TenasError, check_choice
+from tenas_automl.integrations._nni_tuner_proposals import (
+    OPTIMIZE_MODES,
+    SCORING_PRESETS,
+    STRATEGIES,
+    TrialRecord,
+    TunerProposals,
+    json_float,
+    positive,
+    record_of,
+)
 from tenas_automl.integrations.nni_config import (
     Choices,
     arch_from_params,
@@ -82,40 +92,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-STRATEGIES = ("evolution", "random")
-OPTIMIZE_MODES = ("maximize", "minimize")
 CHECKPOINT_FILE = "training_free_tuner.json"
-#: Indicator settings per preset, applied to the chosen indicators only. ``fast``
-#: keeps each network but shrinks batches and repeats, for about 1/30 of
-#: ``paper``'s cost per cell.
-SCORING_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "fast": {
-        "ntk": {"batch_size": 16, "repeats": 1},
-        "lr": {"batch_size": 250, "batches": 1, "repeats": 1},
-        "gen": {"batch_size": 16, "test_batch_size": 16, "repeats": 1},
-        "naswot": {"batch_size": 32},
-    },
-    "paper": {},
-}
 _FORMAT = "tenas-automl/nni-tuner"
-_RANDOM_TRIES = 200
-_ENUMERATE_LIMIT = 200_000
 
 
-@dataclass
-class TrialRecord:
-    """One trial the tuner knows of: proposed here, imported, or replayed on resume."""
-
-    arch: str
-    params: dict[str, Any]
-    #: Scalar final metric; None for a failed trial or one still running.
-    metric: float | None = None
-    status: str = "running"  # running | succeeded | failed
-    parameter_id: int | None = None
-    trial_job_id: str | None = None
-
-
-class TrainingFreeTuner(Tuner):
+class TrainingFreeTuner(TunerProposals, Tuner):
     """NNI tuner proposing architectures ranked by training-free indicators.
 
     Args:
@@ -172,17 +153,14 @@ class TrainingFreeTuner(Tuner):
         self.indicators = tuple(indicators)
         if not self.indicators:
             raise TenasError("indicators is empty; give at least one, e.g. [ntk, lr]")
-        self.population = _positive("population", population)
-        self.candidates = _positive("candidates", candidates)
-        self.tournament = max(2, self.population // 4) if tournament is None else _positive("tournament", tournament)
+        self.population = positive("population", population)
+        self.candidates = positive("candidates", candidates)
+        self.tournament = max(2, self.population // 4) if tournament is None else positive("tournament", tournament)
         self.seed = int(seed)
         self.mode, self.device, self.dataset, self.data_dir = mode, device, dataset, data_dir
         self._given_overrides = {k: dict(v) for k, v in (overrides or {}).items()}
-        #: Combinations ranking by the indicators (their members replace them in :attr:`indicators` at setup).
-        self.combinations: tuple[str, ...] = ()
-        self.overrides: dict[str, dict[str, Any]] = {}
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        self.threads = None if threads is None else _positive("threads", threads)
+        self.threads = None if threads is None else positive("threads", threads)
 
         self.rng = np.random.default_rng(self.seed)
         #: Indicator values by architecture string.
@@ -210,26 +188,25 @@ class TrainingFreeTuner(Tuner):
 
     def _setup(self) -> None:
         """Load the space and the indicators (torch) and validate what depends on them."""
-        from tenas_automl.indicators import MODES, higher_is_better, split_combinations
+        from tenas_automl.config import ScoringConfig
         from tenas_automl.indicators.runner import resolve_indicators
         from tenas_automl.spaces import SPACES, get_space
 
         self.space: Space = get_space(check_choice("space", self.space_name, SPACES))
-        check_choice("mode", self.mode, MODES)
-        members, combos = split_combinations(self.indicators)
-        self.indicators, self.combinations = tuple(members), tuple(combos)
-        unknown = set(self._given_overrides) - set(self.indicators)
-        if unknown:
-            raise TenasError(f"overrides for {sorted(unknown)}, which are not among the indicators {list(self.indicators)}")
+        given = ScoringConfig(
+            self.indicators, seed=self.seed, device=self.device, dataset=self.dataset, data_dir=self.data_dir,
+            mode=self.mode, overrides=self._given_overrides,
+        )  # fmt: skip
+        given.check_overrides_apply()
         preset = SCORING_PRESETS[self.scoring]
-        self.overrides = {n: {**preset.get(n, {}), **self._given_overrides.get(n, {})} for n in self.indicators}
-        for name in self.indicators:
-            higher_is_better(name)  # UnknownNameError listing the indicators
+        #: How proposals are scored: the given settings on top of the scoring preset's.
+        self.config = given.replace(overrides={n: {**preset.get(n, {}), **given.overrides.get(n, {})} for n in given.members})
+        self.indicators, self.combinations = self.config.members, self.config.combinations
+        self.overrides = {k: dict(v) for k, v in self.config.overrides.items()}
+        self.higher_is_better = self.config.higher_is_better
         self._indicator_objs = resolve_indicators(self.indicators, self.overrides)
-        self.higher_is_better = {ind.name: bool(ind.higher_is_better) for ind in self._indicator_objs}
-        keys = [ind.key(ind.settings.mode or self.mode) for ind in self._indicator_objs]
         #: Identifies how indicator values were computed (checkpointed values are reused only if equal).
-        self.settings_key = json.dumps([self.space.name, self.seed, self.dataset, self.data_dir, keys])
+        self.settings_key = json.dumps([self.space.name, self.config.cache_key()])
         self.choices = Choices(choices_for(self.space))
 
     def _setup_guarded(self) -> None:
@@ -371,11 +348,11 @@ class TrainingFreeTuner(Tuner):
             "space": self.space_name,
             "settings": self.settings_key,
             "rng": self.rng.bit_generator.state,
-            "results": [{**asdict(r), "metric": _json_float(r.metric)} for r in self.results],
+            "results": [{**asdict(r), "metric": json_float(r.metric)} for r in self.results],
             "pending": [asdict(r) for r in self.pending.values()],
             "tried": sorted(self.tried),
             "pool": list(self.pool),
-            "scores": {a: {n: _json_float(v) for n, v in vals.items()} for a, vals in self.scores.items()},
+            "scores": {a: {n: json_float(v) for n, v in vals.items()} for a, vals in self.scores.items()},
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -388,7 +365,7 @@ class TrainingFreeTuner(Tuner):
         if state.get("space") != self.space.name:
             raise TenasError(f"the checkpoint is of space {state.get('space')!r}, not {self.space.name!r}")
         self.rng.bit_generator.state = state["rng"]
-        self.results = [_record(r) for r in state.get("results", [])]
+        self.results = [record_of(r) for r in state.get("results", [])]
         self.tried = set(state.get("tried", []))
         self.tried.update(self._key(self.space.parse(r["arch"])) for r in state.get("pending", []))
         self.pending, self._ended = {}, {}
@@ -401,119 +378,6 @@ class TrainingFreeTuner(Tuner):
         else:
             logger.warning("indicator settings changed since the checkpoint; its indicator values are not reused")
             self.scores = {}
-
-    def best(self) -> TrialRecord | None:
-        """The finished trial with the best metric so far."""
-        done = self._finished()
-        return done[int(np.argmax([self._signed(r) for r in done]))] if done else None
-
-    # -- proposals ---------------------------------------------------------------
-    def _propose(self) -> Hashable:
-        pool = self._fresh_samples(self.candidates) if self.strategy == "random" else self._evolution_candidates()
-        if not pool:  # e.g. every neighbour of the parent was tried
-            pool = self._fresh_samples(self.candidates)
-        if not pool:
-            raise nni.NoMoreTrialError(f"all {len(self.tried)} architectures the search space allows were proposed")
-        return pool[self._argbest(self._score(pool))]
-
-    def _evolution_candidates(self) -> list[Hashable]:
-        window = self._finished()[-self.population :]
-        if window:  # parents by reported metric: aging tournament over the last finished trials
-            signed = np.array([self._signed(r) for r in window])
-            pick = self.rng.choice(len(window), size=min(self.tournament, len(window)), replace=False)
-            parent = self.space.parse(window[int(pick[np.argmax(signed[pick])])].arch)
-            return self._fresh_mutations(parent)
-        # No metric yet: the indicator-scored pool, best first; then mutations of its tournament winners.
-        if not self.pool:
-            samples = self._fresh_samples(self.population)
-            self._score(samples)
-            self.pool = [self.space.format(a) for a in samples]
-        archs = [self.space.parse(a) for a in self.pool]
-        fresh = [a for a in archs if self._is_fresh(a)]
-        if fresh:
-            return fresh
-        values = self._score(archs)
-        pick = self.rng.choice(len(archs), size=min(self.tournament, len(archs)), replace=False)
-        children = self._fresh_mutations(archs[int(pick[self._argbest([values[i] for i in pick])])])
-        self.pool = (self.pool + [self.space.format(a) for a in children])[-self.population :]
-        return children
-
-    def _fresh_mutations(self, parent: Hashable) -> list[Hashable]:
-        params = params_from_arch(parent, self.space)
-        out: dict[str, Hashable] = {}
-        for _ in range(_RANDOM_TRIES):
-            child = self.choices.mutate(params, self.rng) if len(out) < self.candidates else None
-            if child is None:
-                break
-            arch = arch_from_params(child, self.space)
-            if self._is_fresh(arch):
-                out.setdefault(self._key(arch), arch)
-        return list(out.values())
-
-    def _fresh_samples(self, n: int) -> list[Hashable]:
-        out: dict[str, Hashable] = {}
-        for _ in range(_RANDOM_TRIES * n):
-            if len(out) >= n:
-                return list(out.values())
-            arch = arch_from_params(self.choices.sample(self.rng), self.space)
-            if self._key(arch) not in self.tried:
-                out.setdefault(self._key(arch), arch)
-        # Draws keep hitting tried architectures: list what is left, if the space is small.
-        if self.choices.size() <= _ENUMERATE_LIMIT:
-            for params in self.choices.enumerate():
-                if len(out) >= n:
-                    break
-                arch = arch_from_params(params, self.space)
-                if self._key(arch) not in self.tried:
-                    out.setdefault(self._key(arch), arch)
-        return list(out.values())
-
-    def _is_fresh(self, arch: Hashable) -> bool:
-        return self._key(arch) not in self.tried and self.choices.contains(params_from_arch(arch, self.space))
-
-    def _key(self, arch: Hashable) -> str:
-        """Dedup key: NB201 cells up to isomorphism, DARTS genotypes up to pair order."""
-        if self.space.name == "nb201":
-            return self.space.unique_str(arch)  # type: ignore[attr-defined]
-        return self.space.format(arch.canonical())  # type: ignore[attr-defined]
-
-    # -- indicators and metrics ----------------------------------------------------
-    def _score(self, archs: Sequence[Hashable]) -> list[dict[str, float]]:
-        """Indicator values of ``archs``; uncached ones are scored in one call."""
-        from tenas_automl.indicators.runner import make_context, score_in_context
-
-        names = [self.space.format(a) for a in archs]
-        todo = list(dict.fromkeys(n for n in names if n not in self.scores))
-        if todo:
-            if self._context is None:  # built once: seeded networks and batches are reused
-                if self.threads is not None:
-                    import torch
-
-                    torch.set_num_threads(self.threads)
-                self._context = make_context(
-                    self.space, seed=self.seed, device=self.device, dataset=self.dataset,
-                    data_dir=self.data_dir, mode=self.mode,
-                )  # fmt: skip
-            masks = [self.space.arch_to_mask(self.space.parse(n)) for n in todo]
-            values = {ind.name: score_in_context(self._context, ind, masks) for ind in self._indicator_objs}
-            for i, n in enumerate(todo):
-                self.scores[n] = {k: float(v[i]) for k, v in values.items()}
-        return [self.scores[n] for n in names]
-
-    def _argbest(self, rows: Sequence[Mapping[str, float]]) -> int:
-        """Best by the indicators' rank sum (TE-NAS) or the combination named, ties to the first;
-        non-finite values rank last."""
-        from tenas_automl.indicators import pool_ranking
-
-        table = {n: [r[n] for r in rows] for n in self.indicators}
-        return int(np.argmin(pool_ranking(table, self.higher_is_better, self.combinations)))
-
-    def _finished(self) -> list[TrialRecord]:
-        return [r for r in self.results if r.metric is not None and math.isfinite(r.metric)]
-
-    def _signed(self, record: TrialRecord) -> float:
-        assert record.metric is not None
-        return record.metric if self.optimize_mode == "maximize" else -record.metric
 
     # -- persistence -----------------------------------------------------------------
     def _checkpoint_file(self) -> Path | None:
@@ -528,25 +392,6 @@ class TrainingFreeTuner(Tuner):
             atomic_write_text(path, json.dumps(self.state_dict(), indent=1, allow_nan=False) + "\n")
         except OSError as exc:  # losing a checkpoint must not stop the experiment
             logger.warning("could not write the tuner checkpoint %s: %s", path, exc)
-
-
-def _json_float(v: float | None) -> float | None:
-    return None if v is None or not math.isfinite(v) else float(v)
-
-
-def _record(row: Mapping[str, Any]) -> TrialRecord:
-    metric = row.get("metric")
-    return TrialRecord(
-        arch=str(row["arch"]), params=dict(row["params"]), metric=None if metric is None else float(metric),
-        status=str(row.get("status", "succeeded")), parameter_id=row.get("parameter_id"),
-        trial_job_id=row.get("trial_job_id"),
-    )  # fmt: skip
-
-
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise TenasError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 __all__ = ["CHECKPOINT_FILE", "SCORING_PRESETS", "STRATEGIES", "TrainingFreeTuner", "TrialRecord"]

@@ -92,6 +92,11 @@ class Space(ABC):
         """Number of architectures if it is enumerable, else None."""
         return None
 
+    def dedup_key(self, arch: Hashable) -> str:
+        """A string equal for architectures that are the same network up to a
+        relabelling (searches propose only one of them); default: :meth:`format`."""
+        return self.format(arch)
+
     # -- masks -------------------------------------------------------------
     @abstractmethod
     def full_mask(self, exclude: Sequence[str] = ("none",)) -> Mask:
@@ -109,6 +114,11 @@ class Space(ABC):
     @abstractmethod
     def build(self, arch: Hashable, **kwargs: Any) -> nn.Module:
         """The stand-alone network of ``arch`` (an ordinary trainable Module)."""
+
+    def build_small(self, arch: Hashable, num_classes: int = 10) -> nn.Module:
+        """A narrow, shallow network of ``arch`` that trains in minutes on a CPU
+        (trial templates, examples); default: :meth:`build` with its defaults."""
+        return self.build(arch, num_classes=num_classes)
 
     @abstractmethod
     def build_supernet(self, mask: Mask | None = None, **kwargs: Any) -> Supernet:
@@ -132,7 +142,19 @@ class Space(ABC):
         (empty: the indicator's own NB201 defaults apply)."""
         return {}
 
-    # -- benchmark ---------------------------------------------------------
+    # -- benchmark and size -------------------------------------------------
+    #: Datasets a tabular benchmark gives accuracies for (empty: no benchmark).
+    benchmark_datasets: ClassVar[tuple[str, ...]] = ()
+
     def benchmark_accuracy(self, arch: Hashable, dataset: str) -> float | None:
         """Test accuracy from a tabular benchmark, or None where there is none."""
+        return None
+
+    def best_accuracy(self, dataset: str) -> float | None:
+        """The best :meth:`benchmark_accuracy` over the space, or None without a benchmark."""
+        return None
+
+    def param_count_millions(self, arch: Hashable, **build_kwargs: Any) -> float | None:
+        """Parameters (millions) of the space's standard evaluation network of
+        ``arch``, where the space defines one (DARTS); None otherwise."""
         return None

@@ -23,7 +23,7 @@ import random
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from tenas_automl.spaces.nb201_benchmark import (
     resolve_benchmark,
 )
 from tenas_automl.spaces.nb201_ops import EDGE_NODES, EDGES, OPS, NB201Network, check_mask
+
+if TYPE_CHECKING:
+    from torch import nn
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +220,10 @@ class NB201Space(Space):
         """Isomorphism-canonical string (NATS-Bench's ``get_unique_str``)."""
         return unique_str(self._arch(arch))
 
+    def dedup_key(self, arch: Hashable) -> str:
+        """Cells up to isomorphism (:meth:`unique_str`)."""
+        return unique_str(self._arch(arch))
+
     @staticmethod
     def _arch(arch: object) -> NB201Arch:
         if isinstance(arch, NB201Arch):
@@ -350,6 +357,12 @@ class NB201Space(Space):
         """Switch the benchmark source (same values as the ``benchmark`` argument)."""
         self._benchmark = resolve_benchmark(source)
         return self._benchmark
+
+    def build_small(self, arch: Hashable, num_classes: int = 10) -> nn.Module:
+        """8 channels, one cell per stage."""
+        return self.build(arch, channels=8, cells_per_stage=1, num_classes=num_classes)
+
+    benchmark_datasets = BENCHMARK_DATASETS
 
     def benchmark_accuracy(self, arch: Hashable, dataset: str) -> float:
         """Test accuracy (%) after 200 epochs, mean over the benchmark's seeds.

@@ -3,7 +3,11 @@
 >>> from tenas_automl import get_space
 >>> from tenas_automl.strategies import get_strategy
 >>> result = get_strategy("prune", seed=0).search(get_space("nb201"))  # doctest: +SKIP
->>> result.arch_str, result.evaluations                                # doctest: +SKIP
+>>> quick = get_strategy("random", indicators=["naswot"], budget=3, seed=0, device="cpu",
+...                      overrides={"naswot": {"cells": 1, "batch_size": 16}})  # a small NASWOT network
+>>> found = quick.search(get_space("nb201"))
+>>> found.evaluations, found.arch_str
+(3, '|nor_conv_1x1~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_1x1~2|')
 """
 
 from __future__ import annotations

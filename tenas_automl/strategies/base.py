@@ -19,8 +19,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from tenas_automl.data import DATASETS
-from tenas_automl.errors import TenasError, check_choice
+from tenas_automl.config import ScoringConfig, scoring_config
+from tenas_automl.errors import TenasError
 from tenas_automl.scoring import ProgressFn
 from tenas_automl.spaces.base import Mask, Space
 
@@ -42,13 +42,6 @@ def default_evaluator(space: Space, masks: Sequence[Mask], names: Sequence[str],
     from tenas_automl.indicators import evaluate
 
     return evaluate(space, masks, names, **kwargs)
-
-
-def higher_is_better(name: str) -> bool:
-    """The direction of indicator ``name`` (UnknownNameError if there is none)."""
-    from tenas_automl.indicators import higher_is_better as direction
-
-    return bool(direction(name))
 
 
 @dataclass
@@ -137,6 +130,8 @@ class SearchStrategy(ABC):
             architectures scored; ignored by prune).
         seed: seeds the strategy's ``numpy.random.Generator`` and the indicators.
         device, dataset, data_dir, mode, overrides: passed to the evaluator.
+        config: all the scoring settings at once (a :class:`~tenas_automl.ScoringConfig`),
+            instead of ``indicators``, ``seed`` and the arguments above.
         evaluator: a callable with the signature of
             :func:`tenas_automl.indicators.evaluate` (default: that function).
         progress: ``progress(done, total, info)`` after each batch of scorings.
@@ -160,29 +155,62 @@ class SearchStrategy(ABC):
         evaluator: Evaluator | None = None,
         progress: ProgressFn | None = None,
         workers: int = 1,
+        *,
+        config: ScoringConfig | None = None,
     ) -> None:
-        from tenas_automl.indicators.combinations import split_combinations
-
-        members, combos = split_combinations(tuple(indicators) if indicators is not None else self.default_indicators)
-        #: The indicators scored (a combination's members in its place) and the combinations named.
-        self.indicators, self.combinations = tuple(members), tuple(combos)
-        if not self.indicators:
-            raise SearchSettingError("indicators is empty; give at least one, e.g. ntk,lr")
-        # Looking up each direction validates the names before any work starts.
-        self.higher_is_better = {n: higher_is_better(n) for n in self.indicators}
+        config = scoring_config(
+            config, indicators, self.default_indicators, seed=seed, device=device, dataset=dataset,
+            data_dir=data_dir, mode=mode, overrides=overrides,
+        )  # fmt: skip
+        #: How every candidate is scored (indicators, seed, device, dataset, data, mode, overrides).
+        self.config: ScoringConfig = config
         if budget is not None and (not isinstance(budget, (int, np.integer)) or budget < 1):
             raise SearchSettingError(f"budget must be a positive integer, got {budget!r}")
         self.budget = None if budget is None else int(budget)
-        check_choice("dataset", dataset, DATASETS)
-        check_choice("mode", mode, ("paper", "clean"))
-        self.seed = int(seed)
-        self.device, self.dataset, self.data_dir, self.mode = device, dataset, data_dir, mode
-        self.overrides = overrides
         self.evaluator: Evaluator = evaluator or default_evaluator
         self.progress = progress
         if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
             raise SearchSettingError(f"workers must be a positive integer, got {workers!r}")
         self.workers = int(workers)
+
+    # The scoring settings, read from the configuration.
+    @property
+    def indicators(self) -> tuple[str, ...]:
+        """The indicators scored (a combination's members in its place)."""
+        return self.config.members
+
+    @property
+    def combinations(self) -> tuple[str, ...]:
+        """The combinations named, ranking the strategies' pools."""
+        return self.config.combinations
+
+    @property
+    def higher_is_better(self) -> dict[str, bool]:
+        return self.config.higher_is_better
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    @property
+    def device(self) -> str:
+        return self.config.device
+
+    @property
+    def dataset(self) -> str:
+        return self.config.dataset
+
+    @property
+    def data_dir(self) -> str | None:
+        return self.config.data_dir
+
+    @property
+    def mode(self) -> str:
+        return self.config.mode
+
+    @property
+    def overrides(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.config.overrides
 
     # -- the public entry ---------------------------------------------------
     def search(self, space: Space) -> SearchResult:
@@ -253,18 +281,14 @@ class SearchStrategy(ABC):
         ``seed`` and ``overrides`` default to the strategy's own.
         """
         names = list(self.indicators if names is None else names)
-        raw = self.evaluator(
-            space,
-            list(masks),
-            names,
-            seed=self.seed if seed is None else seed,
-            device=self.device,
-            dataset=self.dataset,
-            data_dir=self.data_dir,
-            mode=self.mode,
-            overrides=self.overrides if overrides is None else overrides,
-            **({"workers": self.workers} if self.workers > 1 else {}),
-        )
+        kwargs = self.config.evaluate_kwargs()
+        if seed is not None:
+            kwargs["seed"] = seed
+        if overrides is not None:
+            kwargs["overrides"] = overrides
+        if self.workers > 1:
+            kwargs["workers"] = self.workers
+        raw = self.evaluator(space, list(masks), names, **kwargs)
         out = {n: np.asarray(raw[n], dtype=float).reshape(-1) for n in names}
         for n, v in out.items():
             if v.shape[0] != len(masks):

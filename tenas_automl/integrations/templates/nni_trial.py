@@ -33,10 +33,7 @@ logger = logging.getLogger("tenas_automl.trial")
 
 def build_network(space_name: str, arch: object, num_classes: int) -> nn.Module:
     """A small network of ``arch``: quick to train on a CPU."""
-    space = get_space(space_name)
-    if space_name == "nb201":
-        return space.build(arch, channels=8, cells_per_stage=1, num_classes=num_classes)
-    return space.build(arch, channels=8, layers=3, num_classes=num_classes)
+    return get_space(space_name).build_small(arch, num_classes=num_classes)
 
 
 def train_and_test(model: nn.Module, steps: int, batch_size: int, seed: int) -> float:

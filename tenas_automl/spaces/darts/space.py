@@ -90,6 +90,10 @@ class DartsSpace(Space):
     def format(self, arch: Hashable) -> str:
         return format_genotype(as_genotype(arch))
 
+    def dedup_key(self, arch: Hashable) -> str:
+        """Genotypes up to the order of each node's two pairs."""
+        return format_genotype(as_genotype(arch).canonical())
+
     # -- sampling ----------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> Genotype:
         """Each node draws two distinct inputs and, for each, an op other than ``none``."""
@@ -206,6 +210,10 @@ class DartsSpace(Space):
             raise ValueError(f"channels, layers and num_classes must be >= 1, got {channels}, {layers}, {num_classes}")
         cls = NetworkCIFAR if variant == "cifar" else NetworkImageNet
         return cls(g, channels, num_classes, layers, auxiliary, drop_path_prob)
+
+    def build_small(self, arch: Hashable, num_classes: int = 10) -> nn.Module:
+        """8 channels, 3 cells (one of each reduction stage)."""
+        return self.build(arch, channels=8, layers=3, num_classes=num_classes)
 
     def param_count_millions(self, arch: Hashable, **build_kwargs: Any) -> float:
         """Parameters (millions) of the evaluation network, auxiliary head excluded

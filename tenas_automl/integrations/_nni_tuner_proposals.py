@@ -1,0 +1,211 @@
+"""How :class:`~tenas_automl.integrations.nni_tuner.TrainingFreeTuner` chooses its proposals.
+
+The tuner's NNI interface, checkpoints and set-up are in
+:mod:`tenas_automl.integrations.nni_tuner`; this mixin holds the search: the
+candidates of each proposal (an indicator-scored pool before any metric,
+then mutations of metric-driven tournament winners, or fresh uniform draws),
+their scoring with the tuner's indicators, and the choice among them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import nni
+import numpy as np
+
+from tenas_automl.errors import TenasError
+from tenas_automl.integrations.nni_config import arch_from_params, params_from_arch
+
+if TYPE_CHECKING:
+    from tenas_automl.config import ScoringConfig
+    from tenas_automl.indicators.base import Indicator
+    from tenas_automl.integrations.nni_config import Choices
+    from tenas_automl.spaces import Space
+
+STRATEGIES = ("evolution", "random")
+OPTIMIZE_MODES = ("maximize", "minimize")
+#: Indicator settings per preset, applied to the chosen indicators only. ``fast``
+#: keeps each network but shrinks batches and repeats, for about 1/30 of
+#: ``paper``'s cost per cell.
+SCORING_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "fast": {
+        "ntk": {"batch_size": 16, "repeats": 1},
+        "lr": {"batch_size": 250, "batches": 1, "repeats": 1},
+        "gen": {"batch_size": 16, "test_batch_size": 16, "repeats": 1},
+        "naswot": {"batch_size": 32},
+    },
+    "paper": {},
+}
+_RANDOM_TRIES = 200
+_ENUMERATE_LIMIT = 200_000
+
+
+@dataclass
+class TrialRecord:
+    """One trial the tuner knows of: proposed here, imported, or replayed on resume."""
+
+    arch: str
+    params: dict[str, Any]
+    #: Scalar final metric; None for a failed trial or one still running.
+    metric: float | None = None
+    status: str = "running"  # running | succeeded | failed
+    parameter_id: int | None = None
+    trial_job_id: str | None = None
+
+
+class TunerProposals:
+    """The tuner's search, over the attributes the tuner sets up."""
+
+    space: Space
+    choices: Choices
+    config: ScoringConfig
+    strategy: str
+    optimize_mode: str
+    population: int
+    candidates: int
+    tournament: int
+    threads: int | None
+    rng: np.random.Generator
+    indicators: tuple[str, ...]
+    combinations: tuple[str, ...]
+    higher_is_better: dict[str, bool]
+    scores: dict[str, dict[str, float]]
+    results: list[TrialRecord]
+    tried: set[str]
+    pool: list[str]
+    _indicator_objs: list[Indicator]
+    _context: Any
+
+    def best(self) -> TrialRecord | None:
+        """The finished trial with the best metric so far."""
+        done = self._finished()
+        return done[int(np.argmax([self._signed(r) for r in done]))] if done else None
+
+    # -- proposals ---------------------------------------------------------------
+    def _propose(self) -> Hashable:
+        pool = self._fresh_samples(self.candidates) if self.strategy == "random" else self._evolution_candidates()
+        if not pool:  # e.g. every neighbour of the parent was tried
+            pool = self._fresh_samples(self.candidates)
+        if not pool:
+            raise nni.NoMoreTrialError(f"all {len(self.tried)} architectures the search space allows were proposed")
+        return pool[self._argbest(self._score(pool))]
+
+    def _evolution_candidates(self) -> list[Hashable]:
+        window = self._finished()[-self.population :]
+        if window:  # parents by reported metric: aging tournament over the last finished trials
+            signed = np.array([self._signed(r) for r in window])
+            pick = self.rng.choice(len(window), size=min(self.tournament, len(window)), replace=False)
+            parent = self.space.parse(window[int(pick[np.argmax(signed[pick])])].arch)
+            return self._fresh_mutations(parent)
+        # No metric yet: the indicator-scored pool, best first; then mutations of its tournament winners.
+        if not self.pool:
+            samples = self._fresh_samples(self.population)
+            self._score(samples)
+            self.pool = [self.space.format(a) for a in samples]
+        archs = [self.space.parse(a) for a in self.pool]
+        fresh = [a for a in archs if self._is_fresh(a)]
+        if fresh:
+            return fresh
+        values = self._score(archs)
+        pick = self.rng.choice(len(archs), size=min(self.tournament, len(archs)), replace=False)
+        children = self._fresh_mutations(archs[int(pick[self._argbest([values[i] for i in pick])])])
+        self.pool = (self.pool + [self.space.format(a) for a in children])[-self.population :]
+        return children
+
+    def _fresh_mutations(self, parent: Hashable) -> list[Hashable]:
+        params = params_from_arch(parent, self.space)
+        out: dict[str, Hashable] = {}
+        for _ in range(_RANDOM_TRIES):
+            child = self.choices.mutate(params, self.rng) if len(out) < self.candidates else None
+            if child is None:
+                break
+            arch = arch_from_params(child, self.space)
+            if self._is_fresh(arch):
+                out.setdefault(self._key(arch), arch)
+        return list(out.values())
+
+    def _fresh_samples(self, n: int) -> list[Hashable]:
+        out: dict[str, Hashable] = {}
+        for _ in range(_RANDOM_TRIES * n):
+            if len(out) >= n:
+                return list(out.values())
+            arch = arch_from_params(self.choices.sample(self.rng), self.space)
+            if self._key(arch) not in self.tried:
+                out.setdefault(self._key(arch), arch)
+        # Draws keep hitting tried architectures: list what is left, if the space is small.
+        if self.choices.size() <= _ENUMERATE_LIMIT:
+            for params in self.choices.enumerate():
+                if len(out) >= n:
+                    break
+                arch = arch_from_params(params, self.space)
+                if self._key(arch) not in self.tried:
+                    out.setdefault(self._key(arch), arch)
+        return list(out.values())
+
+    def _is_fresh(self, arch: Hashable) -> bool:
+        return self._key(arch) not in self.tried and self.choices.contains(params_from_arch(arch, self.space))
+
+    def _key(self, arch: Hashable) -> str:
+        """Dedup key (:meth:`~tenas_automl.spaces.Space.dedup_key`): NB201 cells up to isomorphism, DARTS
+        genotypes up to pair order."""
+        return self.space.dedup_key(arch)
+
+    # -- indicators and metrics ----------------------------------------------------
+    def _score(self, archs: Sequence[Hashable]) -> list[dict[str, float]]:
+        """Indicator values of ``archs``; uncached ones are scored in one call."""
+        from tenas_automl.indicators.runner import make_context, score_in_context
+
+        names = [self.space.format(a) for a in archs]
+        todo = list(dict.fromkeys(n for n in names if n not in self.scores))
+        if todo:
+            if self._context is None:  # built once: seeded networks and batches are reused
+                if self.threads is not None:
+                    import torch
+
+                    torch.set_num_threads(self.threads)
+                kwargs = self.config.evaluate_kwargs()
+                del kwargs["overrides"]  # applied to the indicator objects
+                self._context = make_context(self.space, **kwargs)
+            masks = [self.space.arch_to_mask(self.space.parse(n)) for n in todo]
+            values = {ind.name: score_in_context(self._context, ind, masks) for ind in self._indicator_objs}
+            for i, n in enumerate(todo):
+                self.scores[n] = {k: float(v[i]) for k, v in values.items()}
+        return [self.scores[n] for n in names]
+
+    def _argbest(self, rows: Sequence[Mapping[str, float]]) -> int:
+        """Best by the indicators' rank sum (TE-NAS) or the combination named, ties to the first;
+        non-finite values rank last."""
+        from tenas_automl.indicators import pool_ranking
+
+        table = {n: [r[n] for r in rows] for n in self.indicators}
+        return int(np.argmin(pool_ranking(table, self.higher_is_better, self.combinations)))
+
+    def _finished(self) -> list[TrialRecord]:
+        return [r for r in self.results if r.metric is not None and math.isfinite(r.metric)]
+
+    def _signed(self, record: TrialRecord) -> float:
+        assert record.metric is not None
+        return record.metric if self.optimize_mode == "maximize" else -record.metric
+
+
+def json_float(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def record_of(row: Mapping[str, Any]) -> TrialRecord:
+    metric = row.get("metric")
+    return TrialRecord(
+        arch=str(row["arch"]), params=dict(row["params"]), metric=None if metric is None else float(metric),
+        status=str(row.get("status", "succeeded")), parameter_id=row.get("parameter_id"),
+        trial_job_id=row.get("trial_job_id"),
+    )  # fmt: skip
+
+
+def positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise TenasError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
