@@ -13,6 +13,7 @@ MODULES = (
     "tenas_automl.config",
     "tenas_automl.scoring",
     "tenas_automl.strategies",
+    "tenas_automl.strategies.selection",
     "tenas_automl.strategies.surrogate",
     "tenas_automl.integrations.optuna",
 )

@@ -37,6 +37,7 @@ from tenas_automl.integrations._nni_strategy_base import (
     _TrainingFreeStrategy,
 )
 from tenas_automl.spaces.base import Space
+from tenas_automl.strategies.selection import distinct_draws, tournament
 from tenas_automl.strategies.surrogate import check_weight
 
 logger = logging.getLogger(__name__)
@@ -220,13 +221,8 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
         if self._pool is not None:
             return
         codec = self._require_codec()
-        draws: list[Hashable] = []
-        for _ in range(20 * self.screen_size):  # type: ignore[operator]
-            if len(draws) >= self.screen_size:  # type: ignore[operator]
-                break
-            arch = codec.random(self._rng)
-            if arch not in draws:
-                draws.append(arch)
+        n = int(self.screen_size)  # type: ignore[arg-type]
+        draws = distinct_draws(lambda: codec.random(self._rng), n, tries=20 * n)
         rows = self._score(draws)
         cols = {n: np.array([r[n] for r in rows]) for n in self.indicators}
         order = np.argsort(pool_ranking(cols, self.higher_is_better, self.combinations), kind="stable")
@@ -244,27 +240,16 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
             trained = [i for i, t in enumerate(self._trials) if t.status == "trained"]
             population = trained[-self.population_size :]  # type: ignore[operator]
             if population:
-                k = min(self.tournament_size, len(population))  # type: ignore[type-var]
-                pick = self._rng.choice(len(population), size=k, replace=False)
+                pick = tournament(self._rng, len(population), int(self.tournament_size))  # type: ignore[arg-type]
                 contest = [population[int(j)] for j in pick]
                 winner = max(contest, key=lambda i: (self._trials[i].metric, -i))
                 parent = self._archs[winner]
             else:  # nothing trained yet (concurrent engines): best screened so far
                 parent = self._archs[self._best_by_indicators(self._archs)] if self._archs else self._pool[0]
-        kids: list[Hashable] = []
-        for _ in range(20 * self.children):  # type: ignore[operator]
-            if len(kids) >= self.children:  # type: ignore[operator]
-                break
-            child = codec.mutate(parent, self._rng)
-            if child not in tried and child not in kids:
-                kids.append(child)
+        n = int(self.children)  # type: ignore[arg-type]
+        kids = distinct_draws(lambda: codec.mutate(parent, self._rng), n, tries=20 * n, accept=lambda a: a not in tried)
         if not kids:  # the parent's neighbourhood is used up: fall back to fresh random draws
-            for _ in range(20 * self.children):  # type: ignore[operator]
-                child = codec.random(self._rng)
-                if child not in tried and child not in kids:
-                    kids.append(child)
-                if len(kids) >= self.children:  # type: ignore[operator]
-                    break
+            kids = distinct_draws(lambda: codec.random(self._rng), n, tries=20 * n, accept=lambda a: a not in tried)
         if not kids:
             return None
         return kids[self._best_by_indicators(kids)]

@@ -26,11 +26,11 @@ from nni.nas.strategy import Strategy
 
 from tenas_automl.config import ScoringConfig, ScoringConfigError, scoring_config
 from tenas_automl.errors import TenasError
-from tenas_automl.indicators import pool_ranking
 from tenas_automl.integrations._nni_codecs import Codec, make_codec
 from tenas_automl.integrations._nni_compat import use_json_checkpoints
 from tenas_automl.spaces.base import Space
-from tenas_automl.strategies.surrogate import AdditiveModel, fit_additive, guided_order
+from tenas_automl.strategies.selection import pick_best
+from tenas_automl.strategies.surrogate import AdditiveModel, fit_additive
 
 logger = logging.getLogger(__name__)
 
@@ -308,10 +308,8 @@ class _TrainingFreeStrategy(Strategy):
         """
         rows = self._score(archs)
         cols = {n: np.array([r[n] for r in rows]) for n in self.indicators}
-        order = pool_ranking(cols, self.higher_is_better, self.combinations)
-        if model is not None:
-            order = guided_order(order, model.predict([self._key(a) for a in archs]), self.surrogate_weight)
-        return int(np.argsort(order, kind="stable")[0])
+        predicted = None if model is None else model.predict([self._key(a) for a in archs])
+        return pick_best(cols, self.higher_is_better, self.combinations, predicted=predicted, weight=self.surrogate_weight)
 
     def _key(self, arch: Hashable) -> tuple[Hashable, ...]:
         """The choice at each position of ``arch`` (the op of each edge; None for an unused DARTS edge)."""

@@ -19,6 +19,7 @@ import numpy as np
 
 from tenas_automl.errors import TenasError
 from tenas_automl.integrations.nni_config import arch_from_params, params_from_arch
+from tenas_automl.strategies.selection import distinct_draws, pick_best, tournament
 
 if TYPE_CHECKING:
     from tenas_automl.config import ScoringConfig
@@ -98,7 +99,7 @@ class TunerProposals:
         window = self._finished()[-self.population :]
         if window:  # parents by reported metric: aging tournament over the last finished trials
             signed = np.array([self._signed(r) for r in window])
-            pick = self.rng.choice(len(window), size=min(self.tournament, len(window)), replace=False)
+            pick = tournament(self.rng, len(window), self.tournament)
             parent = self.space.parse(window[int(pick[np.argmax(signed[pick])])].arch)
             return self._fresh_mutations(parent)
         # No metric yet: the indicator-scored pool, best first; then mutations of its tournament winners.
@@ -111,40 +112,36 @@ class TunerProposals:
         if fresh:
             return fresh
         values = self._score(archs)
-        pick = self.rng.choice(len(archs), size=min(self.tournament, len(archs)), replace=False)
+        pick = tournament(self.rng, len(archs), self.tournament)
         children = self._fresh_mutations(archs[int(pick[self._argbest([values[i] for i in pick])])])
         self.pool = (self.pool + [self.space.format(a) for a in children])[-self.population :]
         return children
 
     def _fresh_mutations(self, parent: Hashable) -> list[Hashable]:
         params = params_from_arch(parent, self.space)
-        out: dict[str, Hashable] = {}
-        for _ in range(_RANDOM_TRIES):
-            child = self.choices.mutate(params, self.rng) if len(out) < self.candidates else None
-            if child is None:
-                break
-            arch = arch_from_params(child, self.space)
-            if self._is_fresh(arch):
-                out.setdefault(self._key(arch), arch)
-        return list(out.values())
+
+        def mutant() -> Hashable | None:
+            child = self.choices.mutate(params, self.rng)
+            return None if child is None else arch_from_params(child, self.space)
+
+        return distinct_draws(mutant, self.candidates, tries=_RANDOM_TRIES, key=self._key, accept=self._is_fresh)
 
     def _fresh_samples(self, n: int) -> list[Hashable]:
-        out: dict[str, Hashable] = {}
-        for _ in range(_RANDOM_TRIES * n):
-            if len(out) >= n:
-                return list(out.values())
-            arch = arch_from_params(self.choices.sample(self.rng), self.space)
-            if self._key(arch) not in self.tried:
-                out.setdefault(self._key(arch), arch)
+        out = distinct_draws(
+            lambda: arch_from_params(self.choices.sample(self.rng), self.space), n, tries=_RANDOM_TRIES * n,
+            key=self._key, accept=lambda a: self._key(a) not in self.tried,
+        )  # fmt: skip
+        if len(out) >= n:
+            return out
         # Draws keep hitting tried architectures: list what is left, if the space is small.
         if self.choices.size() <= _ENUMERATE_LIMIT:
-            for params in self.choices.enumerate():
-                if len(out) >= n:
-                    break
-                arch = arch_from_params(params, self.space)
-                if self._key(arch) not in self.tried:
-                    out.setdefault(self._key(arch), arch)
-        return list(out.values())
+            listed = (arch_from_params(p, self.space) for p in self.choices.enumerate())
+            seen = {self._key(a) for a in out}
+            out += distinct_draws(
+                lambda: next(listed, None), n - len(out), tries=self.choices.size(), key=self._key,
+                accept=lambda a: self._key(a) not in self.tried and self._key(a) not in seen,
+            )  # fmt: skip
+        return out
 
     def _is_fresh(self, arch: Hashable) -> bool:
         return self._key(arch) not in self.tried and self.choices.contains(params_from_arch(arch, self.space))
@@ -179,10 +176,7 @@ class TunerProposals:
     def _argbest(self, rows: Sequence[Mapping[str, float]]) -> int:
         """Best by the indicators' rank sum (TE-NAS) or the combination named, ties to the first;
         non-finite values rank last."""
-        from tenas_automl.indicators import pool_ranking
-
-        table = {n: [r[n] for r in rows] for n in self.indicators}
-        return int(np.argmin(pool_ranking(table, self.higher_is_better, self.combinations)))
+        return pick_best({n: [r[n] for r in rows] for n in self.indicators}, self.higher_is_better, self.combinations)
 
     def _finished(self) -> list[TrialRecord]:
         return [r for r in self.results if r.metric is not None and math.isfinite(r.metric)]

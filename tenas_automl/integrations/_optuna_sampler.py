@@ -31,7 +31,8 @@ from tenas_automl.integrations._optuna_once import run_once
 from tenas_automl.integrations._optuna_params import ArchCodec, ArchitectureParamError, get_codec
 from tenas_automl.integrations._optuna_scores import ARCH_ATTR, TrialScorer, Values
 from tenas_automl.spaces import Space, get_space
-from tenas_automl.strategies.surrogate import AdditiveModel, check_weight, fit_additive, guided_order
+from tenas_automl.strategies.selection import distinct_draws, pick_best, tournament
+from tenas_automl.strategies.surrogate import AdditiveModel, check_weight, fit_additive
 
 if TYPE_CHECKING:
     from tenas_automl.strategies import ProgressFn, SearchResult
@@ -354,11 +355,12 @@ class TrainingFreeSampler(BaseSampler):
             logger.warning("no untried architecture left; proposing a random one")
             return self.space.sample(rng), "repeat"
         values = self.scorer.scores(candidates)
-        order_key = self.scorer.combined_rank(values)
-        if model is not None:
-            predicted = model.predict([self.codec.key(c) for c in candidates])
-            order_key = guided_order(order_key, predicted, self.surrogate_weight)
-        return candidates[int(np.argsort(order_key, kind="stable")[0])], origin
+        predicted = None if model is None else model.predict([self.codec.key(c) for c in candidates])
+        best = pick_best(
+            self.scorer.columns(values), self.scorer.higher_is_better, self.scorer.combinations, method="average",
+            predicted=predicted, weight=self.surrogate_weight,
+        )  # fmt: skip
+        return candidates[best], origin
 
     def _model(self, study: optuna.Study, view: _View) -> AdditiveModel | None:
         """The additive model of the completed trials' objective (None when switched off)."""
@@ -384,8 +386,7 @@ class TrainingFreeSampler(BaseSampler):
 
     def _tournament(self, population: list[Any], rng: np.random.Generator) -> list[Any]:
         """``tournament_size`` distinct members of ``population``, in population order."""
-        size = min(self.tournament_size, len(population))
-        return [population[int(i)] for i in sorted(rng.choice(len(population), size=size, replace=False))]
+        return [population[int(i)] for i in sorted(tournament(rng, len(population), self.tournament_size))]
 
     def _best_completed(self, study: optuna.Study, view: _View) -> Key | None:
         if not view.completed:
@@ -395,32 +396,24 @@ class TrainingFreeSampler(BaseSampler):
 
     def _neighbours(self, arch: Hashable, view: _View, rng: np.random.Generator) -> list[Hashable]:
         """Up to ``candidates_per_trial`` distinct untried mutations; further steps, then random, if short."""
-        out: dict[Key, Hashable] = {}
+        n = self.candidates_per_trial
         frontier = [arch]
         for _ in range(3):
-            for _ in range(20 * self.candidates_per_trial):
-                if len(out) >= self.candidates_per_trial:
-                    return list(out.values())
-                child = self.space.mutate(frontier[int(rng.integers(len(frontier)))], rng)
-                key = self.codec.key(child)
-                if key not in view.taken and key not in out:
-                    out[key] = child
+            out = distinct_draws(
+                lambda f=frontier: self.space.mutate(f[int(rng.integers(len(f)))], rng), n, tries=20 * n,
+                key=self.codec.key, accept=lambda a: self.codec.key(a) not in view.taken,
+            )  # fmt: skip
             if out:
-                return list(out.values())
+                return out
             # All close neighbours are taken: walk one step further out.
             frontier = [self.space.mutate(a, rng) for a in frontier for _ in range(4)]
         return self._random_untaken(view, rng, self.candidates_per_trial)
 
     def _random_untaken(self, view: _View, rng: np.random.Generator, n: int) -> list[Hashable]:
-        out: dict[Key, Hashable] = {}
-        for _ in range(50 * n):
-            if len(out) >= n:
-                break
-            arch = self.space.sample(rng)
-            key = self.codec.key(arch)
-            if key not in view.taken and key not in out:
-                out[key] = arch
-        return list(out.values())
+        return distinct_draws(
+            lambda: self.space.sample(rng), n, tries=50 * n, key=self.codec.key,
+            accept=lambda a: self.codec.key(a) not in view.taken,
+        )  # fmt: skip
 
     def _pruned_arch(self, study: optuna.Study) -> Hashable:
         """The TE-NAS pruning result, computed once per study and settings (by one of its processes)."""

@@ -107,8 +107,11 @@ class TrialScorer:
         average rank, or a named combination's log-rank sum (:func:`~tenas_automl.indicators.pool_ranking`)."""
         if not rows:
             return np.zeros(0)
-        table = {n: [r.get(n, math.nan) for r in rows] for n in self.indicators}
-        return pool_ranking(table, self.higher_is_better, self.combinations, method="average")
+        return pool_ranking(self.columns(rows), self.higher_is_better, self.combinations, method="average")
+
+    def columns(self, rows: Sequence[Mapping[str, float]]) -> dict[str, list[float]]:
+        """Each indicator's values over ``rows`` (NaN where a row lacks one)."""
+        return {n: [r.get(n, math.nan) for r in rows] for n in self.indicators}
 
     # -- trials ------------------------------------------------------------------
     def stored(self, trial: FrozenTrial, arch_str: str | None = None) -> Values | None:

@@ -305,8 +305,11 @@ class SearchStrategy(ABC):
         """
         from tenas_automl.indicators.combinations import pool_ranking
 
-        cols = {n: np.array([r[n] for r in rows], dtype=float) for n in self.indicators}
-        return -pool_ranking(cols, self.higher_is_better, self.combinations, method="min")
+        return -pool_ranking(self._columns(rows), self.higher_is_better, self.combinations, method="min")
+
+    def _columns(self, rows: Sequence[Mapping[str, float]]) -> dict[str, np.ndarray]:
+        """Each indicator's values over ``rows``."""
+        return {n: np.array([r[n] for r in rows], dtype=float) for n in self.indicators}
 
     def _report(self, done: int, total: int, info: str = "") -> None:
         if self.progress is not None:

@@ -29,6 +29,7 @@ import numpy as np
 from tenas_automl.errors import check_choice
 from tenas_automl.spaces.base import Space
 from tenas_automl.strategies.base import SearchSettingError, SearchState, SearchStrategy
+from tenas_automl.strategies.selection import pick_best, tournament
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class _ArchScoringStrategy(SearchStrategy):
 
     def _argbest(self, rows: Sequence[dict[str, float]]) -> int:
         """Index of the best row within ``rows`` (see :meth:`_pool_goodness`); ties go to the earliest."""
-        return int(np.argmax(self._pool_goodness(rows)))
+        return pick_best(self._columns(rows), self.higher_is_better, self.combinations)
 
     def _record(self, space: Space, state: SearchState, arch: Hashable) -> None:
         """Log one visit; "best" is over what was scored up to it, so the history
@@ -175,9 +176,8 @@ class RegularizedEvolution(_ArchScoringStrategy):
         while len(state.scores) < budget and steps < max_steps:
             batch = []
             for _ in range(min(self.children, budget - len(state.scores))):
-                pick = state.rng.choice(len(population), size=min(self.tournament_size, len(population)), replace=False)
-                tournament = [population[i] for i in pick]
-                parent = tournament[self._argbest([state.scores[a] for a in tournament])]
+                entrants = [population[i] for i in tournament(state.rng, len(population), self.tournament_size)]
+                parent = entrants[self._argbest([state.scores[a] for a in entrants])]
                 batch.append(space.mutate(parent, state.rng))
             self._visit(space, state, batch, budget)
             for child in batch:
