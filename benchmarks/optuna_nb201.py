@@ -112,7 +112,7 @@ def run_study(space: Space, method: str, seed: int, trials: int, args: argparse.
             space,
             strategy,
             indicators,
-            candidates_per_trial=args.candidates,
+            candidates=args.candidates,
             n_startup_trials=args.startup,
             tournament_size=args.tournament,
             pruned=start,

@@ -37,7 +37,7 @@ from tenas_automl.integrations.optuna import TrainingFreeSampler, suggest_archit
 
 log = logging.getLogger("benchmarks.optuna_sampler_sim")
 
-#: name -> (candidates_per_trial, n_startup_trials, population_size, tournament_size)
+#: name -> (candidates, n_startup_trials, population_size, tournament_size)
 SETTINGS: dict[str, tuple[int, int, int, int]] = {
     "previous defaults (8 cand, 10 startup)": (8, 10, 20, 5),
     "5 startup": (8, 5, 20, 5),
@@ -70,7 +70,7 @@ class SyntheticScorer(TrialScorer):
 def run(space: Any, seed: int, trials: int, setting: tuple[int, int, int, int]) -> dict[str, Any]:
     cand, startup, pop, tour = setting
     sampler = TrainingFreeSampler(
-        space, "evolution", ("naswot", "lr"), seed=seed, candidates_per_trial=cand,
+        space, "evolution", ("naswot", "lr"), seed=seed, candidates=cand,
         n_startup_trials=startup, population_size=pop, tournament_size=tour, use_cache=False,
     )  # fmt: skip
     sampler.scorer.__class__ = SyntheticScorer
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         b10 = [max(r["values"][:10]) for r in runs]
         b20 = [max(r["values"][: args.trials]) for r in runs]
         results[name] = {
-            "setting": dict(zip(("candidates_per_trial", "n_startup_trials", "population_size", "tournament_size"), setting)),
+            "setting": dict(zip(("candidates", "n_startup_trials", "population_size", "tournament_size"), setting)),
             "best@10": statistics.fmean(b10),
             f"best@{args.trials}": statistics.fmean(b20),
             "std": statistics.stdev(b20),

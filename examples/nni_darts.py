@@ -87,7 +87,7 @@ def main() -> None:
         strategy = TENASPruningStrategy(indicators, budget=args.budget, seed=args.seed, overrides=overrides)
     else:
         strategy = IndicatorEvolutionStrategy(
-            indicators, budget=args.budget, seed=args.seed, overrides=overrides, screen_size=32, children=4
+            indicators, budget=args.budget, seed=args.seed, overrides=overrides, screen_size=32, candidates=4
         )
     if args.evaluator == "train":
         evaluator = FunctionalEvaluator(train_briefly, steps=args.steps, seed=args.seed)

@@ -139,9 +139,7 @@ def main() -> None:
     data = load_data("cifar10", args.data_dir)
     indicators = tuple(n.strip() for n in args.indicators.split(",") if n.strip())
     common = dict(seed=args.seed, dataset="cifar10", data_dir=args.data_dir, device="cpu")
-    sampler = TrainingFreeSampler(
-        space, "evolution", indicators, candidates_per_trial=args.candidates, n_startup_trials=4, **common
-    )
+    sampler = TrainingFreeSampler(space, "evolution", indicators, candidates=args.candidates, n_startup_trials=4, **common)
     # Same indicators and seed as the sampler: the pruner reuses its stored scores.
     pruner = TrainingFreePruner(
         space, indicators, percentile=args.percentile, warmup=3,

@@ -39,7 +39,7 @@ def worker(storage: str, trials: int, indicators: tuple[str, ...], seed: int) ->
     # Same command in every worker: each stops once the study has `trials` finished trials.
     run_optuna_study(
         "nb201", storage=storage, study_name=STUDY, trials=trials, sampler_strategy="evolution",
-        indicators=indicators, seed=seed, device="cpu", candidates_per_trial=4,
+        indicators=indicators, seed=seed, device="cpu", candidates=4,
     )  # fmt: skip
 
 

@@ -53,7 +53,7 @@ def test_pool_ranking_is_the_rank_sum_or_minus_the_log_rank_sum() -> None:
 def test_optuna_sampler_scores_the_members_and_ranks_by_the_combination() -> None:
     space = get_space("nb201")
     sampler = TrainingFreeSampler(space, indicators=("cheap",), overrides=TINY, device="cpu", seed=0,
-                                  candidates_per_trial=4, n_startup_trials=2)  # fmt: skip
+                                  candidates=4, n_startup_trials=2)  # fmt: skip
     assert sampler.scorer.indicators == ("naswot", "params") and sampler.scorer.combinations == ("cheap",)
     assert np.allclose(sampler.scorer.combined_rank(ROWS), -log_rank_sum(_cols(ROWS), HIB))
     study = optuna.create_study(direction="maximize", sampler=sampler)

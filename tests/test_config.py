@@ -89,3 +89,21 @@ def test_spaces_answer_what_adapters_used_to_branch_on() -> None:
                       g.reduce, g.reduce_concat)  # fmt: skip
     assert darts.dedup_key(swapped) == darts.dedup_key(g)
     assert nb201.param_count_millions(a) is None and darts.param_count_millions(g) == pytest.approx(3.3, abs=0.05)
+
+
+def test_former_knob_names_still_work_with_a_warning() -> None:
+    from tenas_automl.errors import TenasError
+    from tenas_automl.integrations.nni_tuner import TrainingFreeTuner
+
+    with pytest.warns(FutureWarning, match="candidates_per_trial"):
+        sampler = TrainingFreeSampler("nb201", indicators=("params",), candidates_per_trial=3)
+    assert sampler.candidates == sampler.candidates_per_trial == 3
+    with pytest.warns(FutureWarning, match="children"):
+        strategy = IndicatorEvolutionStrategy(("params",), children=5)
+    assert strategy.candidates == strategy.children == 5
+    with pytest.warns(FutureWarning, match="population") as caught:
+        tuner = TrainingFreeTuner(indicators=("params",), population=8, tournament=3)
+    assert any("tournament_size" in str(w.message) for w in caught)
+    assert (tuner.population_size, tuner.tournament_size) == (8, 3)
+    with pytest.raises(TenasError, match="not both"), pytest.warns(FutureWarning):
+        TrainingFreeSampler("nb201", indicators=("params",), candidates=4, candidates_per_trial=3)

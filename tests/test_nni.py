@@ -267,7 +267,7 @@ def _direct(strategy: IndicatorEvolutionStrategy, budget: int, state: dict[str, 
 
 def _evolution(budget: int) -> IndicatorEvolutionStrategy:
     return IndicatorEvolutionStrategy(
-        budget=budget, overrides=CHEAP, device="cpu", seed=3, screen_size=8, children=3,
+        budget=budget, overrides=CHEAP, device="cpu", seed=3, screen_size=8, candidates=3,
         initial=2, population_size=4, tournament_size=2,
     )  # fmt: skip
 
@@ -338,7 +338,7 @@ def test_evolution_on_nni_darts_hub_space(nni_home: Path) -> None:
     from tenas_automl.integrations.nni import SampleEvaluator
 
     strategy = IndicatorEvolutionStrategy(
-        budget=3, overrides=CHEAP, device="cpu", screen_size=4, children=2, initial=1, seed=0,
+        budget=3, overrides=CHEAP, device="cpu", screen_size=4, candidates=2, initial=1, seed=0,
     )  # fmt: skip
     hub = DARTS()  # carries width and depth choices besides the cells
     exp = NasExperiment(hub, SampleEvaluator(sep_conv_count), strategy, _config(nni_home, 3))
@@ -376,7 +376,7 @@ def kernel_width(model: nn.Module) -> float:
 
 def test_evolution_on_a_custom_model_space_scores_frozen_models(nni_home: Path) -> None:
     strategy = IndicatorEvolutionStrategy(
-        ["naswot", "ntk"], budget=4, screen_size=4, children=2, initial=2, device="cpu",
+        ["naswot", "ntk"], budget=4, screen_size=4, candidates=2, initial=2, device="cpu",
         overrides={"naswot": {"batch_size": 16}, "ntk": {"batch_size": 8, "repeats": 1, "augment": False}},
     )  # fmt: skip
     exp = NasExperiment(_TinySpace(), FunctionalEvaluator(kernel_width), strategy, _config(nni_home, 4))
@@ -418,7 +418,7 @@ def test_settings_are_checked() -> None:
 
 
 def test_run_nni_experiment_in_process(nni_home: Path) -> None:
-    kwargs = dict(strategy="evolution", budget=3, overrides=CHEAP, device="cpu", seed=1, screen_size=6, children=2)
+    kwargs = dict(strategy="evolution", budget=3, overrides=CHEAP, device="cpu", seed=1, screen_size=6, candidates=2)
     result = run_nni_experiment("nb201", **kwargs)
     assert len(result.submitted) == 3
     best = max(result.submitted, key=lambda m: m.metric)

@@ -51,7 +51,7 @@ pytestmark = pytest.mark.nni
 NB201 = get_space("nb201")
 #: Same code paths as the defaults at a fraction of the cost.
 CHEAP: dict[str, Any] = {
-    "population": 6,
+    "population_size": 6,
     "candidates": 3,
     "overrides": {"ntk": {"batch_size": 8}, "lr": {"batch_size": 100}},
 }
@@ -128,8 +128,8 @@ def test_bad_tuner_arguments() -> None:
         TrainingFreeTuner(indicators=["ntkk"])
     with pytest.raises(UnknownNameError, match="optimize_mode"):
         TrainingFreeTuner(optimize_mode="max")
-    with pytest.raises(TenasError, match="population"):
-        TrainingFreeTuner(population=0)
+    with pytest.raises(TenasError, match="population_size"):
+        TrainingFreeTuner(population_size=0)
 
 
 def test_inside_nni_dispatcher_setup_is_deferred(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,7 +177,7 @@ def test_restricted_space_is_respected_and_runs_out() -> None:
 
 @pytest.mark.parametrize("optimize_mode", ["maximize", "minimize"])
 def test_parents_come_from_reported_metrics(optimize_mode: str) -> None:
-    tuner = make_tuner(seed=1, tournament=6, optimize_mode=optimize_mode)
+    tuner = make_tuner(seed=1, tournament_size=6, optimize_mode=optimize_mode)
     params = tuner.generate_multiple_parameters([0, 1, 2, 3])
     metrics = [accuracy(p) for p in params]
     for i, (p, m) in enumerate(zip(params, metrics)):
@@ -378,7 +378,7 @@ def test_nnictl_experiment_end_to_end(tmp_path: Path) -> None:
     exp_root = tmp_path / "nni-experiments"
     paths = write_nni_config(
         "nb201", tmp_path / "exp", benchmark=True, trials=4, concurrency=2, seed=0,
-        tuner_args={"population": 8, "candidates": 4}, python=sys.executable, experiment_dir=exp_root,
+        tuner_args={"population_size": 8, "candidates": 4}, python=sys.executable, experiment_dir=exp_root,
     )  # fmt: skip
     port = _free_port()
     exp_id, manager_pid, leftovers = None, None, []
@@ -437,5 +437,5 @@ def test_nnictl_algo_register(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     done = _nnictl(["algo", "register", "--meta", str(meta)], env)
     assert done.returncode == 0 and "registered" in done.stdout, done.stdout + done.stderr
     monkeypatch.setenv("NNI_CONFIG_DIR", env["NNI_CONFIG_DIR"])
-    tuner = create_builtin_class_instance("TrainingFree", {**CHEAP, "population": 4}, "tuners")
-    assert isinstance(tuner, TrainingFreeTuner) and tuner.population == 4
+    tuner = create_builtin_class_instance("TrainingFree", {**CHEAP, "population_size": 4}, "tuners")
+    assert isinstance(tuner, TrainingFreeTuner) and tuner.population_size == 4

@@ -65,7 +65,7 @@ def darts():
 
 def _sampler(space, **kw):
     kw.setdefault("seed", 0)
-    kw.setdefault("candidates_per_trial", 4)
+    kw.setdefault("candidates", 4)
     kw.setdefault("n_startup_trials", 3)
     return TrainingFreeSampler(space, indicators=INDICATORS, overrides=TINY, device="cpu", **kw)
 
@@ -197,7 +197,7 @@ def test_sampler_is_deterministic_and_respects_direction(nb201) -> None:
 def test_sampler_on_darts_proposes_valid_genotypes(darts) -> None:
     sampler = TrainingFreeSampler(
         darts, indicators=("naswot",), overrides={"naswot": TINY["naswot"]}, device="cpu",
-        seed=0, candidates_per_trial=3, n_startup_trials=2,
+        seed=0, candidates=3, n_startup_trials=2,
     )  # fmt: skip
     study = optuna.create_study(direction="maximize", sampler=sampler)
 
@@ -275,7 +275,7 @@ def test_parent_by_indicators_while_trials_are_pruned(nb201) -> None:
     # The pruner stops every trial that is not the largest so far, so few trials
     # have values; until 3 have, parents are chosen by indicators among the scored.
     kw = dict(overrides=PARAMS_ONLY, device="cpu", seed=0)
-    sampler = TrainingFreeSampler(nb201, "evolution", ("params",), n_startup_trials=3, candidates_per_trial=2,
+    sampler = TrainingFreeSampler(nb201, "evolution", ("params",), n_startup_trials=3, candidates=2,
                                   population_size=50, tournament_size=50, **kw)  # fmt: skip
     pruner = TrainingFreePruner(nb201, ("params",), percentile=100.0, warmup=1, **kw)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
@@ -326,7 +326,7 @@ WORKER = textwrap.dedent(
     space = get_space("nb201")
     tiny = {TINY!r}
     sampler = TrainingFreeSampler(space, indicators={INDICATORS!r}, overrides=tiny, device="cpu",
-                                  seed=0, candidates_per_trial=4, n_startup_trials=3)
+                                  seed=0, candidates=4, n_startup_trials=3)
     study = optuna.load_study(study_name="shared", storage=sys.argv[1], sampler=sampler)
     study.optimize(lambda t: space.benchmark_accuracy(suggest_architecture(t, space), "cifar10"),
                    n_trials=int(sys.argv[2]))
@@ -362,7 +362,7 @@ def test_prune_strategy_proposes_pruning_result_then_neighbours(nb201, tmp_path:
     strategy = get_strategy("prune", indicators=["params"], seed=0, device="cpu", overrides=PARAMS_ONLY)
     expected = strategy.search(nb201)
     kw: dict[str, Any] = {"seed": 0, "device": "cpu", "overrides": PARAMS_ONLY, "cache_dir": tmp_path}
-    sampler = TrainingFreeSampler(nb201, "prune", ("params",), candidates_per_trial=4, **kw)
+    sampler = TrainingFreeSampler(nb201, "prune", ("params",), candidates=4, **kw)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(_accuracy_objective(nb201), n_trials=4)
     archs = _archs(study, nb201)
@@ -371,7 +371,7 @@ def test_prune_strategy_proposes_pruning_result_then_neighbours(nb201, tmp_path:
     with ScoreCache(tmp_path) as cache:
         stored = len(cache)
         assert stored > 54 and cache.summary() == [("nb201", "params", stored)]
-    again = TrainingFreeSampler(nb201, "prune", ("params",), candidates_per_trial=4, **kw)
+    again = TrainingFreeSampler(nb201, "prune", ("params",), candidates=4, **kw)
     optuna.create_study(direction="maximize", sampler=again).optimize(_accuracy_objective(nb201), n_trials=1)
     assert again.prune_result is not None and again.prune_result.arch == expected.arch
     with ScoreCache(tmp_path) as cache:
@@ -386,7 +386,7 @@ def test_prune_strategy_proposes_pruning_result_then_neighbours(nb201, tmp_path:
 def test_prune_sampler_starts_from_a_given_pruning_result(nb201, tmp_path: Path) -> None:
     start = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_1x1~0|skip_connect~1|avg_pool_3x3~2|"
     url = f"sqlite:///{tmp_path / 's.db'}"
-    kw = dict(seed=0, device="cpu", overrides=PARAMS_ONLY, candidates_per_trial=4)
+    kw = dict(seed=0, device="cpu", overrides=PARAMS_ONLY, candidates=4)
     sampler = TrainingFreeSampler(nb201, "prune", ("params",), pruned=start, **kw)
     study = optuna.create_study(direction="maximize", sampler=sampler, storage=url, study_name="s")
     study.optimize(_accuracy_objective(nb201), n_trials=2)
@@ -440,7 +440,7 @@ PRUNE_WORKER = textwrap.dedent(
     from tenas_automl.integrations.optuna import TrainingFreeSampler, suggest_architecture
     space = get_space("nb201")
     sampler = TrainingFreeSampler(space, "prune", ("params",), overrides={PARAMS!r}, device="cpu", seed=0,
-                                  candidates_per_trial=4)
+                                  candidates=4)
     study = optuna.load_study(study_name="shared", storage=sys.argv[1], sampler=sampler)
     study.optimize(lambda t: space.benchmark_accuracy(suggest_architecture(t, space), "cifar10"), n_trials=3)
     print("ran pruning" if sampler.prune_result is not None else "read pruning")
@@ -613,7 +613,7 @@ def test_trials_under_other_names_are_ignored_with_a_warning(nb201, caplog) -> N
 # -- run_optuna_study ------------------------------------------------------------------
 def test_run_optuna_study_resumes_to_the_total(nb201, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'run.db'}"
-    kw = dict(storage=url, indicators=INDICATORS, overrides=TINY, device="cpu", candidates_per_trial=3)
+    kw = dict(storage=url, indicators=INDICATORS, overrides=TINY, device="cpu", candidates=3)
     calls = []
     study = run_optuna_study("nb201", trials=4, progress=lambda d, t, i: calls.append((d, t)), **kw)
     first = _archs(study, nb201)
@@ -657,7 +657,7 @@ def test_paper_indicators_sampler_and_pruner(nb201) -> None:
     from tenas_automl.scoring import score
 
     kw = dict(seed=0, device="cpu")
-    sampler = TrainingFreeSampler(nb201, "evolution", ("ntk", "lr"), candidates_per_trial=2, n_startup_trials=1, **kw)
+    sampler = TrainingFreeSampler(nb201, "evolution", ("ntk", "lr"), candidates=2, n_startup_trials=1, **kw)
     pruner = TrainingFreePruner(nb201, ("ntk", "lr"), warmup=1, **kw)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
     study.optimize(_pruned_accuracy_objective(nb201), n_trials=2)

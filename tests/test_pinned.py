@@ -47,7 +47,7 @@ def optuna_study() -> dict[str, Any]:
     from tenas_automl.integrations.optuna import TrainingFreeSampler, suggest_architecture
 
     sampler = TrainingFreeSampler(
-        NB201, "evolution", INDICATORS, seed=2, device="cpu", use_cache=False, candidates_per_trial=4, overrides=CHEAP
+        NB201, "evolution", INDICATORS, seed=2, device="cpu", use_cache=False, candidates=4, overrides=CHEAP
     )
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(lambda t: NB201.benchmark_accuracy(suggest_architecture(t, NB201), "cifar10"), n_trials=10)
@@ -59,7 +59,7 @@ def nni_run() -> dict[str, Any]:
 
     result = run_nni_experiment(
         "nb201", strategy="evolution", budget=4, indicators=INDICATORS, overrides=CHEAP, device="cpu", seed=1,
-        screen_size=4, children=2,
+        screen_size=4, candidates=2,
     )  # fmt: skip
     return {"submitted": [m.arch for m in result.submitted]}
 
@@ -68,7 +68,7 @@ def nni_tuner() -> dict[str, Any]:
     from tenas_automl.integrations.nni_config import arch_from_params, search_space_for
     from tenas_automl.integrations.nni_tuner import TrainingFreeTuner
 
-    tuner = TrainingFreeTuner(indicators=INDICATORS, population=4, candidates=3, overrides=CHEAP, seed=4, device="cpu")
+    tuner = TrainingFreeTuner(indicators=INDICATORS, population_size=4, candidates=3, overrides=CHEAP, seed=4, device="cpu")
     tuner.update_search_space(search_space_for(tuner.space))
     proposed = []
     for i in range(6):

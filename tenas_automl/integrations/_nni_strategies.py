@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from tenas_automl._compat import renamed
 from tenas_automl.config import ScoringConfig
 from tenas_automl.indicators import pool_ranking
 from tenas_automl.integrations._nni_strategy_base import (
@@ -165,7 +166,7 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
     First ``screen_size`` random architectures are scored and the ``initial``
     best by rank sum are submitted. Then, for every further submission, a
     tournament of ``tournament_size`` among the last ``population_size``
-    trained models picks the parent with the best metric; ``children``
+    trained models picks the parent with the best metric; ``candidates``
     distinct untried mutants of it are scored, and the best by rank sum is
     submitted. Works on NNI's NasBench201 and DARTS hub spaces (our
     supernets) and on any other NNI model space (frozen models scored with
@@ -177,7 +178,8 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
         budget: models to submit; None submits until the engine's budget is spent.
         population_size, tournament_size: aging evolution over trained models.
         screen_size: random architectures scored before the first submission.
-        children: mutants scored per submission after the initial ones.
+        candidates: mutants scored per submission after the initial ones
+            (formerly ``children``).
         initial: models submitted from the screening (default: a quarter of
             ``budget``, at least 1; 5 without a budget).
         seed, dataset, data_dir, device, mode, overrides, space, config: as for
@@ -192,7 +194,7 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
         population_size: int = 10,
         tournament_size: int = 3,
         screen_size: int = 64,
-        children: int = 8,
+        candidates: int | None = None,
         initial: int | None = None,
         seed: int = 0,
         dataset: str = "cifar10",
@@ -202,20 +204,27 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
         space: Space | str | None = None,
         config: ScoringConfig | None = None,
+        children: int | None = None,
     ) -> None:
         super().__init__(
             indicators, budget=budget, seed=seed, dataset=dataset, data_dir=data_dir,
             device=device, mode=mode, overrides=overrides, space=space, config=config,
         )  # fmt: skip
+        candidates = renamed("IndicatorEvolutionStrategy", "candidates", candidates, "children", children, 8)
         self.population_size = _positive("population_size", population_size)
         self.tournament_size = _positive("tournament_size", tournament_size)
         if self.tournament_size > self.population_size:  # type: ignore[operator]
             raise StrategySettingError(f"tournament_size={tournament_size} must not exceed population_size={population_size}")
         self.screen_size = _positive("screen_size", screen_size)
-        self.children = _positive("children", children)
+        self.candidates = _positive("candidates", candidates)
         default_initial = max(1, (self.budget or 20) // 4)
         self.initial = _positive("initial", initial if initial is not None else default_initial)
         self._pool: list[Hashable] | None = None
+
+    @property
+    def children(self) -> int:
+        """Former name of :attr:`candidates`."""
+        return int(self.candidates)  # type: ignore[arg-type]
 
     def _prepare(self) -> None:
         if self._pool is not None:
@@ -246,7 +255,7 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
                 parent = self._archs[winner]
             else:  # nothing trained yet (concurrent engines): best screened so far
                 parent = self._archs[self._best_by_indicators(self._archs)] if self._archs else self._pool[0]
-        n = int(self.children)  # type: ignore[arg-type]
+        n = int(self.candidates)  # type: ignore[arg-type]
         kids = distinct_draws(lambda: codec.mutate(parent, self._rng), n, tries=20 * n, accept=lambda a: a not in tried)
         if not kids:  # the parent's neighbourhood is used up: fall back to fresh random draws
             kids = distinct_draws(lambda: codec.random(self._rng), n, tries=20 * n, accept=lambda a: a not in tried)
@@ -266,5 +275,5 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
     def extra_repr(self) -> str:
         return (
             super().extra_repr() + f", population_size={self.population_size}, tournament_size={self.tournament_size}, "
-            f"screen_size={self.screen_size}, children={self.children}, initial={self.initial}"
+            f"screen_size={self.screen_size}, candidates={self.candidates}, initial={self.initial}"
         )

@@ -25,6 +25,7 @@ from optuna.samplers import BaseSampler, TPESampler
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from tenas_automl._compat import renamed
 from tenas_automl.config import ScoringConfig, scoring_config
 from tenas_automl.errors import TenasError, check_choice
 from tenas_automl.integrations._optuna_once import run_once
@@ -76,12 +77,12 @@ class TrainingFreeSampler(BaseSampler):
     """Propose architectures ranked by training-free indicators.
 
     ``strategy="evolution"``: the first ``n_startup_trials`` trials each take
-    the best (by indicator rank sum) of ``candidates_per_trial`` random
+    the best (by indicator rank sum) of ``candidates`` random
     architectures. Afterwards a tournament of ``tournament_size`` drawn from
     the ``population_size`` most recent completed trials picks a parent by
     objective value (respecting the study direction; by indicator rank sum
     while fewer trials than ``n_startup_trials`` have values, e.g. when a
-    pruner stops them); ``candidates_per_trial`` distinct one-step mutations
+    pruner stops them); ``candidates`` distinct one-step mutations
     of it are scored without training and the best one not yet tried is
     proposed.
 
@@ -139,7 +140,7 @@ class TrainingFreeSampler(BaseSampler):
             indicators. None: random.
         fallback: sampler for parameters other than the architecture
             (default: ``TPESampler(seed=seed)``).
-        candidates_per_trial: architectures scored per proposal.
+        candidates: architectures scored per proposal (formerly ``candidates_per_trial``).
         n_startup_trials, population_size, tournament_size: evolution settings.
             The defaults (5 startup trials, 12 candidates) were chosen on
             synthetic indicators of the measured rank correlation
@@ -176,7 +177,7 @@ class TrainingFreeSampler(BaseSampler):
         *,
         seed: int | None = None,
         fallback: BaseSampler | None = None,
-        candidates_per_trial: int = 12,
+        candidates: int | None = None,
         n_startup_trials: int = 5,
         population_size: int = 20,
         tournament_size: int = 5,
@@ -192,12 +193,14 @@ class TrainingFreeSampler(BaseSampler):
         pruned: Hashable | str | None = None,
         surrogate_weight: float = 0.5,
         config: ScoringConfig | None = None,
+        candidates_per_trial: int | None = None,
     ) -> None:
+        candidates = renamed("TrainingFreeSampler", "candidates", candidates, "candidates_per_trial", candidates_per_trial, 12)
         self.space = _resolve_space(space)
         self.progress = progress
         self.strategy = check_choice("sampler strategy", strategy, SAMPLER_STRATEGIES)
         for name, value in (
-            ("candidates_per_trial", candidates_per_trial),
+            ("candidates", candidates),
             ("population_size", population_size),
             ("tournament_size", tournament_size),
         ):
@@ -206,7 +209,7 @@ class TrainingFreeSampler(BaseSampler):
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 0:
             raise TenasError(f"n_startup_trials must be a non-negative integer, got {n_startup_trials!r}")
         self.surrogate_weight = check_weight(surrogate_weight)
-        self.candidates_per_trial = candidates_per_trial
+        self.candidates = candidates
         self.n_startup_trials = n_startup_trials
         self.population_size, self.tournament_size = population_size, tournament_size
         self._fixed_seed = seed is not None
@@ -235,6 +238,11 @@ class TrainingFreeSampler(BaseSampler):
             f"TrainingFreeSampler({self.space.name!r}, strategy={self.strategy!r}, "
             f"indicators={self.scorer.indicators}, seed={self._seed})"
         )
+
+    @property
+    def candidates_per_trial(self) -> int:
+        """Former name of :attr:`candidates`."""
+        return self.candidates
 
     # -- BaseSampler ---------------------------------------------------------------
     def reseed_rng(self) -> None:
@@ -337,7 +345,7 @@ class TrainingFreeSampler(BaseSampler):
             return self._best_of(self._neighbours(incumbent, view, rng), rng, "neighbour", self._model(study, view))
         parent = self._parent(study, view, rng)
         if parent is None:
-            return self._best_of(self._random_untaken(view, rng, self.candidates_per_trial), rng, "startup")
+            return self._best_of(self._random_untaken(view, rng, self.candidates), rng, "startup")
         candidates = self._neighbours(self.codec.arch_of_key(parent), view, rng)
         return self._best_of(candidates, rng, "mutation", self._model(study, view))
 
@@ -395,8 +403,8 @@ class TrainingFreeSampler(BaseSampler):
         return max(view.completed, key=lambda t: (sign * t[2], -t[0]))[1]
 
     def _neighbours(self, arch: Hashable, view: _View, rng: np.random.Generator) -> list[Hashable]:
-        """Up to ``candidates_per_trial`` distinct untried mutations; further steps, then random, if short."""
-        n = self.candidates_per_trial
+        """Up to ``candidates`` distinct untried mutations; further steps, then random, if short."""
+        n = self.candidates
         frontier = [arch]
         for _ in range(3):
             out = distinct_draws(
@@ -407,7 +415,7 @@ class TrainingFreeSampler(BaseSampler):
                 return out
             # All close neighbours are taken: walk one step further out.
             frontier = [self.space.mutate(a, rng) for a in frontier for _ in range(4)]
-        return self._random_untaken(view, rng, self.candidates_per_trial)
+        return self._random_untaken(view, rng, self.candidates)
 
     def _random_untaken(self, view: _View, rng: np.random.Generator, n: int) -> list[Hashable]:
         return distinct_draws(

@@ -22,6 +22,7 @@ import optuna
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import TrialState
 
+from tenas_automl._compat import renamed
 from tenas_automl.errors import BenchmarkError, TenasError, check_choice
 from tenas_automl.integrations._optuna_params import get_codec, suggest_architecture
 from tenas_automl.integrations._optuna_sampler import TrainingFreeSampler, _resolve_space
@@ -66,18 +67,20 @@ def make_sampler(
     data_dir: str | None = None,
     device: str = "auto",
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-    candidates_per_trial: int | None = None,
+    candidates: int | None = None,
     mode: str = "paper",
     progress: ProgressFn | None = None,
+    candidates_per_trial: int | None = None,
 ) -> BaseSampler:
     """The sampler ``run_optuna_study`` uses for ``strategy`` (one of :data:`STUDY_STRATEGIES`)."""
     check_choice("optuna sampler strategy", strategy, STUDY_STRATEGIES)
+    candidates = renamed("make_sampler", "candidates", candidates, "candidates_per_trial", candidates_per_trial, None)
     if strategy == "random":
         return RandomSampler(seed=seed)
     if strategy == "tpe":
         return TPESampler(seed=seed)
     # None keeps TrainingFreeSampler's own default (one source for it).
-    extra = {} if candidates_per_trial is None else {"candidates_per_trial": candidates_per_trial}
+    extra = {} if candidates is None else {"candidates": candidates}
     return TrainingFreeSampler(
         space, strategy, indicators, seed=seed, dataset=dataset, data_dir=data_dir, device=device,
         overrides=overrides, mode=mode, progress=progress, **extra,
@@ -137,9 +140,10 @@ def run_optuna_study(
     progress: ProgressFn | None = None,
     data_dir: str | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-    candidates_per_trial: int | None = None,
+    candidates: int | None = None,
     mode: str = "paper",
     preset: str | None = None,
+    candidates_per_trial: int | None = None,
 ) -> optuna.Study:
     """Search ``space`` with Optuna, maximising the NB201 benchmark test accuracy on ``dataset``.
 
@@ -155,8 +159,8 @@ def run_optuna_study(
         sampler_strategy: ``evolution`` / ``prune`` (:class:`TrainingFreeSampler`),
             ``random`` or ``tpe`` (Optuna's samplers, as baselines).
         indicators, seed, dataset, device, data_dir, overrides, mode,
-            candidates_per_trial: the sampler's settings (``dataset`` is also
-            the benchmark column and the indicators' data).
+            candidates: the sampler's settings (``dataset`` is also the benchmark
+            column and the indicators' data; ``candidates`` was ``candidates_per_trial``).
         preset: ``prune`` only: the indicator settings of a pruning preset
             (:data:`tenas_automl.strategies.PRUNE_PRESETS`) for the pruning
             run and the screening of its neighbours; ``overrides`` win.
@@ -175,6 +179,7 @@ def run_optuna_study(
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise TenasError(f"trials must be a positive integer, got {trials!r}")
     _check_benchmark(space, dataset)
+    candidates = renamed("run_optuna_study", "candidates", candidates, "candidates_per_trial", candidates_per_trial, None)
     overrides = preset_overrides(space, sampler_strategy, indicators, preset, overrides)
     name = study_name or f"tenas-{space.name}-{sampler_strategy}-{dataset}-seed{seed}"
     done = 0
@@ -186,7 +191,7 @@ def run_optuna_study(
         pruning = pruning_progress(lambda text: progress(min(done, trials), trials, text))
     sampler = make_sampler(
         space, sampler_strategy, indicators=indicators, seed=seed, dataset=dataset, data_dir=data_dir,
-        device=device, overrides=overrides, candidates_per_trial=candidates_per_trial, mode=mode,
+        device=device, overrides=overrides, candidates=candidates, mode=mode,
         progress=pruning,
     )  # fmt: skip
     study = optuna.create_study(

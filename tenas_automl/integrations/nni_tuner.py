@@ -15,11 +15,11 @@ promising architectures reach the (expensive) trials:
 
 ``evolution`` (default)
     Before any trial has reported, the tuner scores a random pool of
-    ``population`` architectures and proposes them best rank sum first (and,
+    ``population_size`` architectures and proposes them best rank sum first (and,
     once they are used up, indicator-ranked mutations of tournament winners
     of that pool). Once trials report metrics, parents are chosen by the
-    *reported metric*: a tournament of ``tournament`` among the last
-    ``population`` finished trials (aging evolution); ``candidates``
+    *reported metric*: a tournament of ``tournament_size`` among the last
+    ``population_size`` finished trials (aging evolution); ``candidates``
     mutations of the winner are scored and the best by indicator rank sum is
     proposed.
 ``random``
@@ -58,7 +58,6 @@ import math
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,17 +66,16 @@ import numpy as np
 from nni.tuner import Tuner
 from nni.utils import extract_scalar_reward
 
+from tenas_automl._compat import renamed
 from tenas_automl._io import atomic_write_text
 from tenas_automl.errors import TenasError, check_choice
-from tenas_automl.integrations._nni_tuner_proposals import (
+from tenas_automl.integrations._nni_tuner_search import (
     OPTIMIZE_MODES,
     SCORING_PRESETS,
     STRATEGIES,
     TrialRecord,
-    TunerProposals,
-    json_float,
+    TunerSearch,
     positive,
-    record_of,
 )
 from tenas_automl.integrations.nni_config import (
     Choices,
@@ -93,10 +91,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "training_free_tuner.json"
-_FORMAT = "tenas-automl/nni-tuner"
 
 
-class TrainingFreeTuner(TunerProposals, Tuner):
+class TrainingFreeTuner(TunerSearch, Tuner):
     """NNI tuner proposing architectures ranked by training-free indicators.
 
     Args:
@@ -107,10 +104,11 @@ class TrainingFreeTuner(TunerProposals, Tuner):
         indicators: indicator names; their rank sum (TE-NAS) orders candidates. A combination
             (``ensemble``, ``az``) is scored by its members and orders them by its log-rank sum.
         seed: seeds proposals and the indicators' weights and batches.
-        population: size of the initial indicator-scored pool and of the aging
+        population_size: size of the initial indicator-scored pool and of the aging
             window of finished trials that parents are drawn from.
         candidates: architectures scored per proposal.
-        tournament: parents' tournament size (default ``max(2, population // 4)``).
+        tournament_size: parents' tournament size (default ``max(2, population_size // 4)``).
+            ``population`` and ``tournament`` are their former names.
         optimize_mode: whether a higher (``"maximize"``) or lower reported metric is better.
         scoring: indicator settings preset, ``"fast"`` or ``"paper"`` (:data:`SCORING_PRESETS`).
         mode: ``"paper"`` or ``"clean"`` indicator behaviour (see :func:`tenas_automl.indicators.evaluate`).
@@ -130,9 +128,9 @@ class TrainingFreeTuner(TunerProposals, Tuner):
         strategy: str = "evolution",
         indicators: Sequence[str] | str = ("ntk", "lr"),
         seed: int = 0,
-        population: int = 16,
+        population_size: int | None = None,
         candidates: int = 8,
-        tournament: int | None = None,
+        tournament_size: int | None = None,
         optimize_mode: str = "maximize",
         scoring: str = "fast",
         mode: str = "paper",
@@ -142,6 +140,8 @@ class TrainingFreeTuner(TunerProposals, Tuner):
         data_dir: str | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         threads: int | None = 1,
+        population: int | None = None,
+        tournament: int | None = None,
     ) -> None:
         super().__init__()
         self.space_name = str(space)
@@ -153,9 +153,13 @@ class TrainingFreeTuner(TunerProposals, Tuner):
         self.indicators = tuple(indicators)
         if not self.indicators:
             raise TenasError("indicators is empty; give at least one, e.g. [ntk, lr]")
-        self.population = positive("population", population)
+        population_size = renamed("TrainingFreeTuner", "population_size", population_size, "population", population, 16)
+        tournament_size = renamed("TrainingFreeTuner", "tournament_size", tournament_size, "tournament", tournament, None)
+        self.population_size = positive("population_size", population_size)
         self.candidates = positive("candidates", candidates)
-        self.tournament = max(2, self.population // 4) if tournament is None else positive("tournament", tournament)
+        self.tournament_size = (
+            max(2, self.population_size // 4) if tournament_size is None else positive("tournament_size", tournament_size)
+        )
         self.seed = int(seed)
         self.mode, self.device, self.dataset, self.data_dir = mode, device, dataset, data_dir
         self._given_overrides = {k: dict(v) for k, v in (overrides or {}).items()}
@@ -337,47 +341,6 @@ class TrainingFreeTuner(TunerProposals, Tuner):
         with self._lock:
             self.load_state(json.loads(path.read_text("utf-8")))
         logger.info("restored %d results and %d tried architectures from %s", len(self.results), len(self.tried), path)
-
-    # -- state -------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue, JSON-ready (non-finite numbers as null)."""
-        self._ready()
-        return {
-            "format": _FORMAT,
-            "version": 1,
-            "space": self.space_name,
-            "settings": self.settings_key,
-            "rng": self.rng.bit_generator.state,
-            "results": [{**asdict(r), "metric": json_float(r.metric)} for r in self.results],
-            "pending": [asdict(r) for r in self.pending.values()],
-            "tried": sorted(self.tried),
-            "pool": list(self.pool),
-            "scores": {a: {n: json_float(v) for n, v in vals.items()} for a, vals in self.scores.items()},
-        }
-
-    def load_state(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict` output. Trials that were in flight stay
-        "tried" (NNI reruns them and replays their results via :meth:`import_data`);
-        indicator values are kept only if they were computed with the same settings."""
-        self._ready()
-        if state.get("format") != _FORMAT:
-            raise TenasError(f"not a TrainingFreeTuner checkpoint (format {state.get('format')!r})")
-        if state.get("space") != self.space.name:
-            raise TenasError(f"the checkpoint is of space {state.get('space')!r}, not {self.space.name!r}")
-        self.rng.bit_generator.state = state["rng"]
-        self.results = [record_of(r) for r in state.get("results", [])]
-        self.tried = set(state.get("tried", []))
-        self.tried.update(self._key(self.space.parse(r["arch"])) for r in state.get("pending", []))
-        self.pending, self._ended = {}, {}
-        self.pool = list(state.get("pool", []))
-        if state.get("settings") == self.settings_key:
-            self.scores = {
-                a: {n: math.nan if v is None else float(v) for n, v in vals.items()}
-                for a, vals in state.get("scores", {}).items()
-            }
-        else:
-            logger.warning("indicator settings changed since the checkpoint; its indicator values are not reused")
-            self.scores = {}
 
     # -- persistence -----------------------------------------------------------------
     def _checkpoint_file(self) -> Path | None:

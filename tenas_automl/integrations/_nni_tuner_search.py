@@ -1,17 +1,18 @@
-"""How :class:`~tenas_automl.integrations.nni_tuner.TrainingFreeTuner` chooses its proposals.
+"""How :class:`~tenas_automl.integrations.nni_tuner.TrainingFreeTuner` chooses its proposals, and its state.
 
-The tuner's NNI interface, checkpoints and set-up are in
-:mod:`tenas_automl.integrations.nni_tuner`; this mixin holds the search: the
-candidates of each proposal (an indicator-scored pool before any metric,
+The tuner's NNI interface, checkpoint files and set-up are in
+:mod:`tenas_automl.integrations.nni_tuner`; this mixin holds the search and
+what it knows (``state_dict``, ``load_state``): the candidates of each proposal (an indicator-scored pool before any metric,
 then mutations of metric-driven tournament winners, or fresh uniform draws),
 their scoring with the tuner's indicators, and the choice among them.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import nni
@@ -41,6 +42,9 @@ SCORING_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "paper": {},
 }
+logger = logging.getLogger("tenas_automl.integrations.nni_tuner")
+
+_FORMAT = "tenas-automl/nni-tuner"
 _RANDOM_TRIES = 200
 _ENUMERATE_LIMIT = 200_000
 
@@ -58,7 +62,7 @@ class TrialRecord:
     trial_job_id: str | None = None
 
 
-class TunerProposals:
+class TunerSearch:
     """The tuner's search, over the attributes the tuner sets up."""
 
     space: Space
@@ -66,9 +70,9 @@ class TunerProposals:
     config: ScoringConfig
     strategy: str
     optimize_mode: str
-    population: int
+    population_size: int
     candidates: int
-    tournament: int
+    tournament_size: int
     threads: int | None
     rng: np.random.Generator
     indicators: tuple[str, ...]
@@ -79,7 +83,56 @@ class TunerProposals:
     tried: set[str]
     pool: list[str]
     _indicator_objs: list[Indicator]
+    space_name: str
+    settings_key: str
+    pending: dict[int, TrialRecord]
+    _ended: dict[int, TrialRecord]
+
+    def _ready(self) -> None:
+        raise NotImplementedError
+
     _context: Any
+
+    # -- state -------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue, JSON-ready (non-finite numbers as null)."""
+        self._ready()
+        return {
+            "format": _FORMAT,
+            "version": 1,
+            "space": self.space_name,
+            "settings": self.settings_key,
+            "rng": self.rng.bit_generator.state,
+            "results": [{**asdict(r), "metric": json_float(r.metric)} for r in self.results],
+            "pending": [asdict(r) for r in self.pending.values()],
+            "tried": sorted(self.tried),
+            "pool": list(self.pool),
+            "scores": {a: {n: json_float(v) for n, v in vals.items()} for a, vals in self.scores.items()},
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` output. Trials that were in flight stay
+        "tried" (NNI reruns them and replays their results via :meth:`import_data`);
+        indicator values are kept only if they were computed with the same settings."""
+        self._ready()
+        if state.get("format") != _FORMAT:
+            raise TenasError(f"not a TrainingFreeTuner checkpoint (format {state.get('format')!r})")
+        if state.get("space") != self.space.name:
+            raise TenasError(f"the checkpoint is of space {state.get('space')!r}, not {self.space.name!r}")
+        self.rng.bit_generator.state = state["rng"]
+        self.results = [record_of(r) for r in state.get("results", [])]
+        self.tried = set(state.get("tried", []))
+        self.tried.update(self._key(self.space.parse(r["arch"])) for r in state.get("pending", []))
+        self.pending, self._ended = {}, {}
+        self.pool = list(state.get("pool", []))
+        if state.get("settings") == self.settings_key:
+            self.scores = {
+                a: {n: math.nan if v is None else float(v) for n, v in vals.items()}
+                for a, vals in state.get("scores", {}).items()
+            }
+        else:
+            logger.warning("indicator settings changed since the checkpoint; its indicator values are not reused")
+            self.scores = {}
 
     def best(self) -> TrialRecord | None:
         """The finished trial with the best metric so far."""
@@ -96,15 +149,15 @@ class TunerProposals:
         return pool[self._argbest(self._score(pool))]
 
     def _evolution_candidates(self) -> list[Hashable]:
-        window = self._finished()[-self.population :]
+        window = self._finished()[-self.population_size :]
         if window:  # parents by reported metric: aging tournament over the last finished trials
             signed = np.array([self._signed(r) for r in window])
-            pick = tournament(self.rng, len(window), self.tournament)
+            pick = tournament(self.rng, len(window), self.tournament_size)
             parent = self.space.parse(window[int(pick[np.argmax(signed[pick])])].arch)
             return self._fresh_mutations(parent)
         # No metric yet: the indicator-scored pool, best first; then mutations of its tournament winners.
         if not self.pool:
-            samples = self._fresh_samples(self.population)
+            samples = self._fresh_samples(self.population_size)
             self._score(samples)
             self.pool = [self.space.format(a) for a in samples]
         archs = [self.space.parse(a) for a in self.pool]
@@ -112,9 +165,9 @@ class TunerProposals:
         if fresh:
             return fresh
         values = self._score(archs)
-        pick = tournament(self.rng, len(archs), self.tournament)
+        pick = tournament(self.rng, len(archs), self.tournament_size)
         children = self._fresh_mutations(archs[int(pick[self._argbest([values[i] for i in pick])])])
-        self.pool = (self.pool + [self.space.format(a) for a in children])[-self.population :]
+        self.pool = (self.pool + [self.space.format(a) for a in children])[-self.population_size :]
         return children
 
     def _fresh_mutations(self, parent: Hashable) -> list[Hashable]:
