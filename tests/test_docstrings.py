@@ -11,7 +11,7 @@ import pytest
 MODULES = (
     "tenas_automl",
     "tenas_automl.config",
-    "tenas_automl.scoring",
+    "tenas_automl.score_cache",
     "tenas_automl.strategies",
     "tenas_automl.strategies.selection",
     "tenas_automl.strategies.surrogate",

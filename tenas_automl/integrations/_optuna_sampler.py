@@ -10,30 +10,28 @@ study continues where it stopped.
 from __future__ import annotations
 
 import logging
-import math
 import random
 import threading
 import time
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, TPESampler
-from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from tenas_automl._compat import renamed
 from tenas_automl.config import ScoringConfig, scoring_config
 from tenas_automl.errors import TenasError, check_choice
+from tenas_automl.integrations._optuna_choice import CandidateChooser
 from tenas_automl.integrations._optuna_once import run_once
 from tenas_automl.integrations._optuna_params import ArchCodec, ArchitectureParamError, get_codec
-from tenas_automl.integrations._optuna_scores import ARCH_ATTR, TrialScorer, Values
+from tenas_automl.integrations._optuna_scores import TrialScorer
+from tenas_automl.integrations._optuna_view import Key, StudyReader, _View
 from tenas_automl.spaces import Space, get_space
-from tenas_automl.strategies.selection import distinct_draws, pick_best, tournament
-from tenas_automl.strategies.surrogate import AdditiveModel, check_weight, fit_additive
+from tenas_automl.strategies.surrogate import check_weight
 
 if TYPE_CHECKING:
     from tenas_automl.strategies import ProgressFn, SearchResult
@@ -45,35 +43,17 @@ SAMPLER_STRATEGIES = ("evolution", "prune")
 ORIGIN_ATTR = "tenas:origin"
 _PRUNE_ATTR = "tenas:prune_result"
 _CLAIM_ATTEMPTS = 6
-Key = tuple[str, ...]
-
-
-@dataclass
-class _View:
-    """What the study's storage says, seen from one trial."""
-
-    #: Architectures of every other trial (finished, running or waiting): never re-proposed.
-    taken: set[Key] = field(default_factory=set)
-    #: (trial number, arch key, objective value) of completed trials.
-    completed: list[tuple[int, Key, float]] = field(default_factory=list)
-    #: (trial number, arch key, indicator values) of trials scored with our settings.
-    scored: list[tuple[int, Key, Values]] = field(default_factory=list)
 
 
 def _is_prune_doc(doc: object) -> bool:
     return isinstance(doc, Mapping) and isinstance(doc.get("arch"), str)
 
 
-def _sign(study: optuna.Study) -> float:
-    """+1 for a maximised objective, -1 for a minimised one: ``sign * value`` is higher-is-better."""
-    return 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
-
-
 def _resolve_space(space: Space | str) -> Space:
     return get_space(space) if isinstance(space, str) else space
 
 
-class TrainingFreeSampler(BaseSampler):
+class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
     """Propose architectures ranked by training-free indicators.
 
     ``strategy="evolution"``: the first ``n_startup_trials`` trials each take
@@ -349,80 +329,6 @@ class TrainingFreeSampler(BaseSampler):
         candidates = self._neighbours(self.codec.arch_of_key(parent), view, rng)
         return self._best_of(candidates, rng, "mutation", self._model(study, view))
 
-    def _best_of(
-        self, candidates: list[Hashable], rng: np.random.Generator, origin: str, model: AdditiveModel | None = None
-    ) -> tuple[Hashable, str]:
-        """The candidate with the smallest indicator rank sum (ties: the first drawn).
-
-        With a ``model`` of the objective, the smallest sum of the indicator
-        rank and ``surrogate_weight`` times the model's rank (average ranks,
-        so a model with no opinion leaves the indicators' choice).
-        """
-        if not candidates:
-            # Every architecture is taken (tiny space or huge study): allow a repeat.
-            logger.warning("no untried architecture left; proposing a random one")
-            return self.space.sample(rng), "repeat"
-        values = self.scorer.scores(candidates)
-        predicted = None if model is None else model.predict([self.codec.key(c) for c in candidates])
-        best = pick_best(
-            self.scorer.columns(values), self.scorer.higher_is_better, self.scorer.combinations, method="average",
-            predicted=predicted, weight=self.surrogate_weight,
-        )  # fmt: skip
-        return candidates[best], origin
-
-    def _model(self, study: optuna.Study, view: _View) -> AdditiveModel | None:
-        """The additive model of the completed trials' objective (None when switched off)."""
-        if self.surrogate_weight == 0:
-            return None
-        sign = _sign(study)
-        rows = [(key, sign * value) for _, key, value in view.completed if math.isfinite(value)]
-        return fit_additive([k for k, _ in rows], [v for _, v in rows])
-
-    def _parent(self, study: optuna.Study, view: _View, rng: np.random.Generator) -> Key | None:
-        """Tournament parent: by objective once enough trials completed, else by indicators."""
-        need = max(1, self.n_startup_trials)
-        if len(view.completed) >= need:
-            population = sorted(view.completed)[-self.population_size :]
-            sign = _sign(study)
-            # Ties go to the earlier trial.
-            return max(self._tournament(population, rng), key=lambda t: (sign * t[2], -t[0]))[1]
-        if len(view.scored) >= need:
-            entrants = self._tournament(sorted(view.scored)[-self.population_size :], rng)
-            ranks = self.scorer.combined_rank([t[2] for t in entrants])
-            return entrants[int(np.argmin(ranks))][1]
-        return None
-
-    def _tournament(self, population: list[Any], rng: np.random.Generator) -> list[Any]:
-        """``tournament_size`` distinct members of ``population``, in population order."""
-        return [population[int(i)] for i in sorted(tournament(rng, len(population), self.tournament_size))]
-
-    def _best_completed(self, study: optuna.Study, view: _View) -> Key | None:
-        if not view.completed:
-            return None
-        sign = _sign(study)
-        return max(view.completed, key=lambda t: (sign * t[2], -t[0]))[1]
-
-    def _neighbours(self, arch: Hashable, view: _View, rng: np.random.Generator) -> list[Hashable]:
-        """Up to ``candidates`` distinct untried mutations; further steps, then random, if short."""
-        n = self.candidates
-        frontier = [arch]
-        for _ in range(3):
-            out = distinct_draws(
-                lambda f=frontier: self.space.mutate(f[int(rng.integers(len(f)))], rng), n, tries=20 * n,
-                key=self.codec.key, accept=lambda a: self.codec.key(a) not in view.taken,
-            )  # fmt: skip
-            if out:
-                return out
-            # All close neighbours are taken: walk one step further out.
-            frontier = [self.space.mutate(a, rng) for a in frontier for _ in range(4)]
-        return self._random_untaken(view, rng, self.candidates)
-
-    def _random_untaken(self, view: _View, rng: np.random.Generator, n: int) -> list[Hashable]:
-        return distinct_draws(
-            lambda: self.space.sample(rng), n, tries=50 * n, key=self.codec.key,
-            accept=lambda a: self.codec.key(a) not in view.taken,
-        )  # fmt: skip
-
     def _pruned_arch(self, study: optuna.Study) -> Hashable:
         """The TE-NAS pruning result, computed once per study and settings (by one of its processes)."""
         ranking = "".join(f"/{c}" for c in self.scorer.combinations)
@@ -456,76 +362,6 @@ class TrainingFreeSampler(BaseSampler):
         logger.info("TE-NAS pruning chose %s in %.1f s", result.arch_str, result.seconds)
         self.prune_result = result
         return {"arch": result.arch_str, "seconds": result.seconds, "evaluations": result.evaluations}
-
-    # -- reading the study ---------------------------------------------------------
-    def _key_of_trial(self, trial: FrozenTrial) -> Key | None:
-        key = self.codec.key_of_params(trial.params)
-        if key is not None:
-            return key
-        fixed = trial.system_attrs.get("fixed_params")
-        if isinstance(fixed, Mapping):
-            key = self.codec.key_of_params(fixed)
-            if key is not None:
-                return key
-        return self._parse_claim(trial.user_attrs.get(ARCH_ATTR))
-
-    def _parse_claim(self, claim: object) -> Key | None:
-        """The key of an arch string stored in a trial (memoised), None if absent or invalid."""
-        if not isinstance(claim, str):
-            return None
-        if claim not in self._parsed:
-            try:
-                self._parsed[claim] = self.codec.key(self.space.parse(claim))
-            except ValueError:
-                self._parsed[claim] = None
-        return self._parsed[claim]
-
-    def _view(self, study: optuna.Study, me: FrozenTrial) -> _View:
-        view = _View()
-        for t in study._storage.get_all_trials(study._study_id, deepcopy=False):
-            if t._trial_id == me._trial_id:
-                continue
-            key = self._key_of_trial(t)
-            if key is None:
-                continue
-            view.taken.add(key)
-            if t.state == TrialState.COMPLETE and t.values is not None:
-                view.completed.append((t.number, key, float(t.values[0])))
-            values = self.scorer.stored(t)
-            if values is not None and self._parse_claim(t.user_attrs.get(ARCH_ATTR)) == key:
-                view.scored.append((t.number, key, values))
-                self.scorer.remember(key, values)
-        return view
-
-    def _other_claims(self, study: optuna.Study, me: FrozenTrial) -> set[Key]:
-        # Every state counts: the other trial may have claimed and even finished
-        # between our reading of the study and our claim.
-        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
-        keys = (self._key_of_trial(t) for t in trials if t._trial_id != me._trial_id)
-        return {k for k in keys if k is not None}
-
-    def _check_study(self, study: optuna.Study) -> None:
-        """Reject multi-objective studies and architecture parameters that do not match the space."""
-        if study._is_multi_objective():
-            raise TenasError(
-                f"TrainingFreeSampler needs a single-objective study; this one has {len(study.directions)} objectives"
-            )
-        foreign = []
-        for t in study._storage.get_all_trials(study._study_id, deepcopy=False):
-            if t._trial_id in self._checked:
-                continue
-            self.codec.check_distributions(t.distributions, f"trial {t.number} of study {study.study_name!r}")
-            if t.state.is_finished():
-                self._checked.add(t._trial_id)
-                if t.state == TrialState.COMPLETE and self._key_of_trial(t) is None:
-                    foreign.append(t.number)
-        if foreign:
-            # Documented fallback: such trials (other parameter names) say nothing about architectures.
-            logger.warning(
-                "TrainingFreeSampler ignores completed trial(s) %s of study %r: they have no %s architecture "
-                "parameters (%s, ...), so their values cannot guide the search",
-                ", ".join(map(str, foreign)), study.study_name, self.space.name, self.codec.names[0],
-            )  # fmt: skip
 
 
 __all__ = ["SAMPLER_STRATEGIES", "ArchitectureParamError", "TrainingFreeSampler"]
