@@ -32,8 +32,8 @@ from _common import write_results  # benchmarks/_common.py
 from scipy.stats import norm, spearmanr
 
 from tenas_automl import get_space
-from tenas_automl.integrations._optuna_scores import TrialScorer, Values
 from tenas_automl.integrations.optuna import TrainingFreeSampler, suggest_architecture
+from tenas_automl.integrations.optuna._scores import TrialScorer, Values
 
 log = logging.getLogger("benchmarks.optuna_sampler_sim")
 

@@ -65,7 +65,7 @@ def test_optuna_sampler_scores_the_members_and_ranks_by_the_combination() -> Non
 @pytest.mark.nni
 def test_nni_tuner_ranks_by_the_combination() -> None:
     pytest.importorskip("nni")
-    from tenas_automl.integrations.nni_tuner import TrainingFreeTuner
+    from tenas_automl.integrations.nni.tuner import TrainingFreeTuner
 
     tuner = TrainingFreeTuner(indicators=["cheap"], overrides=TINY, device="cpu")
     assert tuner.indicators == ("naswot", "params") and tuner.combinations == ("cheap",)

@@ -93,7 +93,7 @@ def test_spaces_answer_what_adapters_used_to_branch_on() -> None:
 
 def test_former_knob_names_still_work_with_a_warning() -> None:
     from tenas_automl.errors import TenasError
-    from tenas_automl.integrations.nni_tuner import TrainingFreeTuner
+    from tenas_automl.integrations.nni.tuner import TrainingFreeTuner
 
     with pytest.warns(FutureWarning, match="candidates_per_trial"):
         sampler = TrainingFreeSampler("nb201", indicators=("params",), candidates_per_trial=3)
@@ -107,3 +107,13 @@ def test_former_knob_names_still_work_with_a_warning() -> None:
     assert (tuner.population_size, tuner.tournament_size) == (8, 3)
     with pytest.raises(TenasError, match="not both"), pytest.warns(FutureWarning):
         TrainingFreeSampler("nb201", indicators=("params",), candidates=4, candidates_per_trial=3)
+
+
+def test_former_module_paths_still_import() -> None:
+    pytest.importorskip("nni")
+    from tenas_automl.integrations.nni.config import write_nni_config
+    from tenas_automl.integrations.nni.tuner import TrainingFreeTuner
+    from tenas_automl.integrations.nni_config import write_nni_config as old_writer
+    from tenas_automl.integrations.nni_tuner import TrainingFreeTuner as old_tuner  # YAML files name this path
+
+    assert old_tuner is TrainingFreeTuner and old_writer is write_nni_config

@@ -32,7 +32,7 @@ import nni  # noqa: E402
 
 from tenas_automl.errors import TenasError, UnknownNameError  # noqa: E402
 from tenas_automl.indicators import rank_sum  # noqa: E402
-from tenas_automl.integrations.nni_config import (  # noqa: E402
+from tenas_automl.integrations.nni.config import (  # noqa: E402
     TUNER_CLASS,
     InvalidSearchSpaceError,
     arch_from_params,
@@ -42,7 +42,7 @@ from tenas_automl.integrations.nni_config import (  # noqa: E402
     search_space_for,
     write_nni_config,
 )
-from tenas_automl.integrations.nni_tuner import CHECKPOINT_FILE, TrainingFreeTuner  # noqa: E402
+from tenas_automl.integrations.nni.tuner import CHECKPOINT_FILE, TrainingFreeTuner  # noqa: E402
 from tenas_automl.spaces import get_space  # noqa: E402
 from tenas_automl.spaces.darts.genotypes import DARTS_V2  # noqa: E402
 

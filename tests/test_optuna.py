@@ -22,7 +22,6 @@ from optuna.trial import TrialState, create_trial
 
 from tenas_automl.errors import TenasError
 from tenas_automl.indicators import evaluate
-from tenas_automl.integrations._optuna_study import preset_overrides
 from tenas_automl.integrations.optuna import (
     ARCH_ATTR,
     ORIGIN_ATTR,
@@ -36,6 +35,7 @@ from tenas_automl.integrations.optuna import (
     run_optuna_study,
     suggest_architecture,
 )
+from tenas_automl.integrations.optuna._study import preset_overrides
 from tenas_automl.spaces import get_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -469,7 +469,7 @@ def test_run_once_waits_for_a_live_claim_and_takes_over_a_stale_one() -> None:
     import threading
     import time
 
-    from tenas_automl.integrations._optuna_once import run_once
+    from tenas_automl.integrations.optuna._once import run_once
 
     study = optuna.create_study()
     storage, sid = study._storage, study._study_id

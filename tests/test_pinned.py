@@ -65,8 +65,8 @@ def nni_run() -> dict[str, Any]:
 
 
 def nni_tuner() -> dict[str, Any]:
-    from tenas_automl.integrations.nni_config import arch_from_params, search_space_for
-    from tenas_automl.integrations.nni_tuner import TrainingFreeTuner
+    from tenas_automl.integrations.nni.config import arch_from_params, search_space_for
+    from tenas_automl.integrations.nni.tuner import TrainingFreeTuner
 
     tuner = TrainingFreeTuner(indicators=INDICATORS, population_size=4, candidates=3, overrides=CHEAP, seed=4, device="cpu")
     tuner.update_search_space(search_space_for(tuner.space))

@@ -22,7 +22,7 @@ def nni_config(
     seed: int = typer.Option(0, help="Seed of the training-free tuner."),
 ) -> None:
     """Write a runnable `nnictl create --config` experiment guided by TrainingFreeTuner."""
-    from tenas_automl.integrations.nni_config import write_nni_config
+    from tenas_automl.integrations.nni.config import write_nni_config
 
     paths = write_nni_config(space, out_dir, benchmark=benchmark, trials=trials, concurrency=concurrency, seed=seed)
     for kind, path in paths.items():

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from tenas_automl.data import image_batch, load_data
-from tenas_automl.integrations.nni_config import arch_from_params
+from tenas_automl.integrations.nni.config import arch_from_params
 from tenas_automl.spaces import get_space
 
 logger = logging.getLogger("tenas_automl.trial")

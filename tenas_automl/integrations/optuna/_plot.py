@@ -10,8 +10,8 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from tenas_automl.errors import TenasError
-from tenas_automl.integrations._optuna_sampler import ORIGIN_ATTR, _resolve_space
-from tenas_automl.integrations._optuna_scores import ATTR_PREFIX, SETTINGS_ATTR
+from tenas_automl.integrations.optuna._sampler import ORIGIN_ATTR, _resolve_space
+from tenas_automl.integrations.optuna._scores import ATTR_PREFIX, SETTINGS_ATTR
 from tenas_automl.report import plot_trials
 from tenas_automl.spaces import Space
 

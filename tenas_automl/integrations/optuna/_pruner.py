@@ -21,9 +21,9 @@ from optuna.trial import FrozenTrial
 
 from tenas_automl.config import ScoringConfig, scoring_config
 from tenas_automl.errors import TenasError
-from tenas_automl.integrations._optuna_params import get_codec
-from tenas_automl.integrations._optuna_sampler import _resolve_space
-from tenas_automl.integrations._optuna_scores import TrialScorer, Values
+from tenas_automl.integrations.optuna._params import get_codec
+from tenas_automl.integrations.optuna._sampler import _resolve_space
+from tenas_automl.integrations.optuna._scores import TrialScorer, Values
 from tenas_automl.spaces import Space
 
 logger = logging.getLogger(__name__)

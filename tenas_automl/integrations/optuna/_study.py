@@ -24,9 +24,9 @@ from optuna.trial import TrialState
 
 from tenas_automl._compat import renamed
 from tenas_automl.errors import BenchmarkError, TenasError, check_choice
-from tenas_automl.integrations._optuna_params import get_codec, suggest_architecture
-from tenas_automl.integrations._optuna_sampler import TrainingFreeSampler, _resolve_space
-from tenas_automl.integrations._optuna_scores import ATTR_PREFIX, SETTINGS_ATTR
+from tenas_automl.integrations.optuna._params import get_codec, suggest_architecture
+from tenas_automl.integrations.optuna._sampler import TrainingFreeSampler, _resolve_space
+from tenas_automl.integrations.optuna._scores import ATTR_PREFIX, SETTINGS_ATTR
 from tenas_automl.scoring import ProgressFn
 from tenas_automl.spaces import Space
 

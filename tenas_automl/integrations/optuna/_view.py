@@ -16,11 +16,11 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tenas_automl.errors import TenasError
-from tenas_automl.integrations._optuna_params import ArchCodec
-from tenas_automl.integrations._optuna_scores import ARCH_ATTR, TrialScorer, Values
+from tenas_automl.integrations.optuna._params import ArchCodec
+from tenas_automl.integrations.optuna._scores import ARCH_ATTR, TrialScorer, Values
 from tenas_automl.spaces import Space
 
-logger = logging.getLogger("tenas_automl.integrations._optuna_sampler")
+logger = logging.getLogger("tenas_automl.integrations.optuna._sampler")
 
 Key = tuple[str, ...]
 

@@ -18,14 +18,14 @@ import numpy as np
 import optuna
 from optuna.study import StudyDirection
 
-from tenas_automl.integrations._optuna_params import ArchCodec
-from tenas_automl.integrations._optuna_scores import TrialScorer
-from tenas_automl.integrations._optuna_view import Key, _View
+from tenas_automl.integrations.optuna._params import ArchCodec
+from tenas_automl.integrations.optuna._scores import TrialScorer
+from tenas_automl.integrations.optuna._view import Key, _View
 from tenas_automl.spaces import Space
 from tenas_automl.strategies.selection import distinct_draws, pick_best, tournament
 from tenas_automl.strategies.surrogate import AdditiveModel, fit_additive
 
-logger = logging.getLogger("tenas_automl.integrations._optuna_sampler")
+logger = logging.getLogger("tenas_automl.integrations.optuna._sampler")
 
 
 def _sign(study: optuna.Study) -> float:

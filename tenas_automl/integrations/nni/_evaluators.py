@@ -23,8 +23,8 @@ from tenas_automl.config import ScoringConfig, scoring_config
 from tenas_automl.errors import TenasError, check_choice
 from tenas_automl.indicators import evaluate, get_indicator
 from tenas_automl.indicators.base import derive_seed
-from tenas_automl.integrations._nni_mapping import resolve_space, sample_keys, to_arch
-from tenas_automl.integrations._nni_models import ModelScorer
+from tenas_automl.integrations.nni._mapping import resolve_space, sample_keys, to_arch
+from tenas_automl.integrations.nni._models import ModelScorer
 from tenas_automl.spaces.base import Space
 from tenas_automl.spaces.nb201_benchmark import BENCHMARK_DATASETS
 
@@ -192,7 +192,7 @@ def training_free_evaluator(
     )  # fmt: skip
     names = list(config.members)
     if space is None:
-        from tenas_automl.integrations._nni_models import check_model_indicators
+        from tenas_automl.integrations.nni._models import check_model_indicators
 
         check_model_indicators(names)
         ref = 0 if reference is None else reference

@@ -18,11 +18,11 @@ from tenas_automl import __version__
 from tenas_automl.data import NUM_CLASSES
 from tenas_automl.device import resolve_device
 from tenas_automl.errors import TenasError, check_choice
-from tenas_automl.integrations._nni_compat import nni_log_level, quiet_nni_import, use_json_checkpoints
-from tenas_automl.integrations._nni_evaluators import benchmark_evaluator, training_free_evaluator
-from tenas_automl.integrations._nni_mapping import resolve_space
-from tenas_automl.integrations._nni_strategies import IndicatorEvolutionStrategy, TENASPruningStrategy
-from tenas_automl.integrations._nni_strategy_base import SubmittedModel, _TrainingFreeStrategy
+from tenas_automl.integrations.nni._compat import nni_log_level, quiet_nni_import, use_json_checkpoints
+from tenas_automl.integrations.nni._evaluators import benchmark_evaluator, training_free_evaluator
+from tenas_automl.integrations.nni._mapping import resolve_space
+from tenas_automl.integrations.nni._strategies import IndicatorEvolutionStrategy, TENASPruningStrategy
+from tenas_automl.integrations.nni._strategy_base import SubmittedModel, _TrainingFreeStrategy
 
 logger = logging.getLogger(__name__)
 

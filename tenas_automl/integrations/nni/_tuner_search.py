@@ -1,7 +1,7 @@
-"""How :class:`~tenas_automl.integrations.nni_tuner.TrainingFreeTuner` chooses its proposals, and its state.
+"""How :class:`~tenas_automl.integrations.nni.tuner.TrainingFreeTuner` chooses its proposals, and its state.
 
 The tuner's NNI interface, checkpoint files and set-up are in
-:mod:`tenas_automl.integrations.nni_tuner`; this mixin holds the search and
+:mod:`tenas_automl.integrations.nni.tuner`; this mixin holds the search and
 what it knows (``state_dict``, ``load_state``): the candidates of each proposal (an indicator-scored pool before any metric,
 then mutations of metric-driven tournament winners, or fresh uniform draws),
 their scoring with the tuner's indicators, and the choice among them.
@@ -19,13 +19,13 @@ import nni
 import numpy as np
 
 from tenas_automl.errors import TenasError
-from tenas_automl.integrations.nni_config import arch_from_params, params_from_arch
+from tenas_automl.integrations.nni.config import arch_from_params, params_from_arch
 from tenas_automl.strategies.selection import distinct_draws, pick_best, tournament
 
 if TYPE_CHECKING:
     from tenas_automl.config import ScoringConfig
     from tenas_automl.indicators.base import Indicator
-    from tenas_automl.integrations.nni_config import Choices
+    from tenas_automl.integrations.nni.config import Choices
     from tenas_automl.spaces import Space
 
 STRATEGIES = ("evolution", "random")
@@ -42,7 +42,7 @@ SCORING_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "paper": {},
 }
-logger = logging.getLogger("tenas_automl.integrations.nni_tuner")
+logger = logging.getLogger("tenas_automl.integrations.nni.tuner")
 
 _FORMAT = "tenas-automl/nni-tuner"
 _RANDOM_TRIES = 200

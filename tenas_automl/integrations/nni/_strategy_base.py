@@ -1,6 +1,6 @@
 """What the training-free NNI strategies share: scoring, submission, metrics, checkpoint state.
 
-The strategies themselves are in :mod:`tenas_automl.integrations._nni_strategies`.
+The strategies themselves are in :mod:`tenas_automl.integrations.nni._strategies`.
 
 
 Both strategies score candidates themselves with training-free indicators and
@@ -26,8 +26,8 @@ from nni.nas.strategy import Strategy
 
 from tenas_automl.config import ScoringConfig, ScoringConfigError, scoring_config
 from tenas_automl.errors import TenasError
-from tenas_automl.integrations._nni_codecs import Codec, make_codec
-from tenas_automl.integrations._nni_compat import use_json_checkpoints
+from tenas_automl.integrations.nni._codecs import Codec, make_codec
+from tenas_automl.integrations.nni._compat import use_json_checkpoints
 from tenas_automl.spaces.base import Space
 from tenas_automl.strategies.selection import pick_best
 from tenas_automl.strategies.surrogate import AdditiveModel, fit_additive

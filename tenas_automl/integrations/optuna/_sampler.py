@@ -1,6 +1,6 @@
 """``TrainingFreeSampler``: an Optuna sampler that proposes architectures screened without training.
 
-The architecture parameters (see :mod:`._optuna_params`) are sampled
+The architecture parameters (see :mod:`._params`) are sampled
 *relatively*, a whole architecture per trial; every other parameter goes to a
 fallback sampler (TPE by default). All state is rebuilt from the study's
 storage at each trial, so several processes can share one study and a resumed
@@ -25,11 +25,11 @@ from optuna.trial import FrozenTrial, TrialState
 from tenas_automl._compat import renamed
 from tenas_automl.config import ScoringConfig, scoring_config
 from tenas_automl.errors import TenasError, check_choice
-from tenas_automl.integrations._optuna_choice import CandidateChooser
-from tenas_automl.integrations._optuna_once import run_once
-from tenas_automl.integrations._optuna_params import ArchCodec, ArchitectureParamError, get_codec
-from tenas_automl.integrations._optuna_scores import TrialScorer
-from tenas_automl.integrations._optuna_view import Key, StudyReader, _View
+from tenas_automl.integrations.optuna._choice import CandidateChooser
+from tenas_automl.integrations.optuna._once import run_once
+from tenas_automl.integrations.optuna._params import ArchCodec, ArchitectureParamError, get_codec
+from tenas_automl.integrations.optuna._scores import TrialScorer
+from tenas_automl.integrations.optuna._view import Key, StudyReader, _View
 from tenas_automl.spaces import Space, get_space
 from tenas_automl.strategies.surrogate import check_weight
 
@@ -69,7 +69,7 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
     ``strategy="prune"``: runs the TE-NAS pruning search once per study (its
     result is stored in the study, so other processes and resumed runs reuse
     it; of processes that start together on a new study one runs it and
-    the others wait, see :mod:`._optuna_once`; a Ctrl-C during the run
+    the others wait, see :mod:`._once`; a Ctrl-C during the run
     stores nothing) and proposes its architecture first; every later trial proposes the
     indicator-best untried neighbour (one mutation) of the best trial so far
     (the pruning result until a trial completes). With the NB201 accuracy as
@@ -94,7 +94,7 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
     waiting or failed) is proposed again while untried ones remain. Each trial
     records ``tenas:arch``, the indicator values (``tenas:ntk``, ...),
     ``tenas:settings``, ``tenas:scores`` (values by settings, see
-    :mod:`._optuna_scores`) and ``tenas:origin`` in its user attributes.
+    :mod:`._scores`) and ``tenas:origin`` in its user attributes.
 
     Example:
         .. code-block:: python

@@ -32,7 +32,7 @@ import numpy as np
 from tenas_automl._compat import renamed
 from tenas_automl.config import ScoringConfig
 from tenas_automl.indicators import pool_ranking
-from tenas_automl.integrations._nni_strategy_base import (
+from tenas_automl.integrations.nni._strategy_base import (
     StrategySettingError,
     _positive,
     _TrainingFreeStrategy,

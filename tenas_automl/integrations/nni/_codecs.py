@@ -19,8 +19,8 @@ from numpy.random import RandomState
 
 from tenas_automl.errors import TenasError
 from tenas_automl.indicators import evaluate
-from tenas_automl.integrations._nni_mapping import detect_space, from_arch, resolve_space, sample_keys, to_arch
-from tenas_automl.integrations._nni_models import ModelScorer
+from tenas_automl.integrations.nni._mapping import detect_space, from_arch, resolve_space, sample_keys, to_arch
+from tenas_automl.integrations.nni._models import ModelScorer
 from tenas_automl.spaces.base import Mask, Space
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@
 >>> study.optimize(objective, n_trials=20)                            # doctest: +SKIP
 
 The parameter names and choices are documented in
-:mod:`tenas_automl.integrations._optuna_params` (``nb201/edge_1<-0`` ...,
+:mod:`tenas_automl.integrations.optuna._params` (``nb201/edge_1<-0`` ...,
 ``darts/normal/node2/inputs`` ...). Every sampler works with them; the
 training-free sampler proposes whole architectures screened by indicators,
 and the pruner stops weak ones before training. Both keep their state in the
@@ -32,17 +32,17 @@ from typing import Any
 
 from optuna.distributions import CategoricalDistribution
 
-from tenas_automl.integrations._optuna_params import ArchCodec, ArchitectureParamError, get_codec, suggest_architecture
-from tenas_automl.integrations._optuna_plot import plot_study
-from tenas_automl.integrations._optuna_pruner import FRACTION_BETTER_ATTR, PRUNED_ATTR, TrainingFreePruner
-from tenas_automl.integrations._optuna_sampler import (
+from tenas_automl.integrations.optuna._params import ArchCodec, ArchitectureParamError, get_codec, suggest_architecture
+from tenas_automl.integrations.optuna._plot import plot_study
+from tenas_automl.integrations.optuna._pruner import FRACTION_BETTER_ATTR, PRUNED_ATTR, TrainingFreePruner
+from tenas_automl.integrations.optuna._sampler import (
     ORIGIN_ATTR,
     SAMPLER_STRATEGIES,
     TrainingFreeSampler,
     _resolve_space,
 )
-from tenas_automl.integrations._optuna_scores import ARCH_ATTR, SCORES_ATTR, SETTINGS_ATTR
-from tenas_automl.integrations._optuna_study import (
+from tenas_automl.integrations.optuna._scores import ARCH_ATTR, SCORES_ATTR, SETTINGS_ATTR
+from tenas_automl.integrations.optuna._study import (
     STUDY_STRATEGIES,
     benchmark_objective,
     make_sampler,

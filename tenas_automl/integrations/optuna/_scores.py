@@ -25,7 +25,7 @@ from optuna.trial import FrozenTrial
 
 from tenas_automl.config import ScoringConfig
 from tenas_automl.indicators import pool_ranking
-from tenas_automl.integrations._optuna_params import ArchCodec
+from tenas_automl.integrations.optuna._params import ArchCodec
 from tenas_automl.scoring import score_many
 from tenas_automl.spaces.base import Space
 
