@@ -58,10 +58,16 @@ def _darts_keys() -> list[tuple[str, str, int]]:
     return [(f"{cell}/op_{n}_{k}", f"{cell}/input_{n}_{k}", n) for cell in _DARTS_CELLS for n in _DARTS_NODES for k in (0, 1)]
 
 
+def _edge_ops(sp: Space) -> bool:
+    """True for spaces whose every edge carries one op (NB201); False for spaces whose
+    nodes choose their inputs (DARTS, ``Space.input_groups``)."""
+    return not sp.input_groups()
+
+
 def sample_keys(space: Space | str) -> tuple[str, ...]:
     """The cell keys of an NNI sample of ``space``, in a fixed order."""
     sp = resolve_space(space)
-    if sp.name == "nb201":
+    if _edge_ops(sp):
         return tuple(_nb201_keys(sp))
     return tuple(k for op_key, in_key, _ in _darts_keys() for k in (op_key, in_key))
 
@@ -69,9 +75,8 @@ def sample_keys(space: Space | str) -> tuple[str, ...]:
 def nni_op_names(space: Space | str) -> dict[str, str]:
     """Our op name -> NNI's, for every op NNI's hub space offers."""
     sp = resolve_space(space)
-    if sp.name == "nb201":
-        return {op: NB201_TO_NNI.get(op, op) for op in sp.ops}
-    return {op: op for op in sp.ops if op != "none"}
+    # Nodes that choose their inputs never derive "none" (NNI's DARTS has no such op).
+    return {op: NB201_TO_NNI.get(op, op) for op in sp.ops if _edge_ops(sp) or op != "none"}
 
 
 def _check_keys(sample: Mapping[str, Any], expected: Sequence[str], ignored: Sequence[str], space: str) -> None:
@@ -98,9 +103,9 @@ def to_arch(sample: Mapping[str, Any], space: Space | str) -> Hashable:
     unknown key, or the key whose value is not an allowed choice.
     """
     sp = resolve_space(space)
-    if sp.name == "nb201":
+    if _edge_ops(sp):
         keys = _nb201_keys(sp)
-        _check_keys(sample, keys, (), "nb201")
+        _check_keys(sample, keys, (), sp.name)
         allowed = nni_op_names(sp)
         ops = []
         for key in keys:
@@ -146,7 +151,7 @@ def from_arch(arch: Hashable | str, space: Space | str) -> dict[str, Any]:
     sp = resolve_space(space)
     if isinstance(arch, str):
         arch = sp.parse(arch)
-    if sp.name == "nb201":
+    if _edge_ops(sp):
         names = nni_op_names(sp)
         mask = sp.arch_to_mask(arch)
         return {key: names[ops[0]] for key, ops in zip(_nb201_keys(sp), mask)}

@@ -98,13 +98,18 @@ class NNIExperimentResult:
 
 def hub_space(space_name: str, dataset: str = "cifar10") -> Any:
     """NNI's hub model space for ``space_name``: ``NasBench201`` or ``DARTS`` (width 16, 8 cells)."""
-    check_choice("space", space_name, ("nb201", "darts"))
+    check_choice("space", space_name, tuple(_HUB_SPACES))
     with quiet_nni_import():
-        from nni.nas.hub.pytorch import DARTS, NasBench201
+        import nni.nas.hub.pytorch as hub
 
-    if space_name == "nb201":
-        return NasBench201(num_labels=NUM_CLASSES[dataset])
-    return DARTS(width=16, num_cells=8, dataset="cifar")
+    return _HUB_SPACES[space_name](hub, dataset)
+
+
+#: Our space -> NNI's hub model space of the same cells, given ``nni.nas.hub.pytorch`` and the dataset.
+_HUB_SPACES: dict[str, Callable[[Any, str], Any]] = {
+    "nb201": lambda hub, dataset: hub.NasBench201(num_labels=NUM_CLASSES[dataset]),
+    "darts": lambda hub, dataset: hub.DARTS(width=16, num_cells=8, dataset="cifar"),
+}
 
 
 def make_strategy(name: str, **kwargs: Any) -> _TrainingFreeStrategy:
