@@ -194,6 +194,50 @@ class ScoringConfig:
         }
 
 
+class ConfigSettings:
+    """Read-only views of ``self.config``'s settings, for the classes that score with one."""
+
+    config: ScoringConfig
+
+    @property
+    def indicators(self) -> tuple[str, ...]:
+        """The indicators scored (a combination's members in its place)."""
+        return self.config.members
+
+    @property
+    def combinations(self) -> tuple[str, ...]:
+        """The combinations named, which rank a pool by their members."""
+        return self.config.combinations
+
+    @property
+    def higher_is_better(self) -> dict[str, bool]:
+        return self.config.higher_is_better
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    @property
+    def device(self) -> str:
+        return self.config.device
+
+    @property
+    def dataset(self) -> str:
+        return self.config.dataset
+
+    @property
+    def data_dir(self) -> str | None:
+        return self.config.data_dir
+
+    @property
+    def mode(self) -> str:
+        return self.config.mode
+
+    @property
+    def overrides(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.config.overrides
+
+
 def scoring_config(
     config: ScoringConfig | None, indicators: Sequence[str] | str | None, default_indicators: Sequence[str], **settings: Any
 ) -> ScoringConfig:
@@ -219,4 +263,4 @@ def scoring_config(
     return config
 
 
-__all__ = ["ScoringConfig", "ScoringConfigError", "parse_indicators", "scoring_config"]
+__all__ = ["ConfigSettings", "ScoringConfig", "ScoringConfigError", "parse_indicators", "scoring_config"]

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from tenas_automl.config import ScoringConfig, scoring_config
+from tenas_automl.config import ConfigSettings, ScoringConfig, scoring_config
 from tenas_automl.errors import TenasError
 from tenas_automl.scoring import ProgressFn
 from tenas_automl.spaces.base import Mask, Space
@@ -118,7 +118,7 @@ class SearchState:
     seen: dict[Hashable, None] = field(default_factory=dict)
 
 
-class SearchStrategy(ABC):
+class SearchStrategy(ConfigSettings, ABC):
     """Base class of the training-free search strategies.
 
     Args:
@@ -172,45 +172,6 @@ class SearchStrategy(ABC):
         if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
             raise SearchSettingError(f"workers must be a positive integer, got {workers!r}")
         self.workers = int(workers)
-
-    # The scoring settings, read from the configuration.
-    @property
-    def indicators(self) -> tuple[str, ...]:
-        """The indicators scored (a combination's members in its place)."""
-        return self.config.members
-
-    @property
-    def combinations(self) -> tuple[str, ...]:
-        """The combinations named, ranking the strategies' pools."""
-        return self.config.combinations
-
-    @property
-    def higher_is_better(self) -> dict[str, bool]:
-        return self.config.higher_is_better
-
-    @property
-    def seed(self) -> int:
-        return self.config.seed
-
-    @property
-    def device(self) -> str:
-        return self.config.device
-
-    @property
-    def dataset(self) -> str:
-        return self.config.dataset
-
-    @property
-    def data_dir(self) -> str | None:
-        return self.config.data_dir
-
-    @property
-    def mode(self) -> str:
-        return self.config.mode
-
-    @property
-    def overrides(self) -> Mapping[str, Mapping[str, Any]]:
-        return self.config.overrides
 
     # -- the public entry ---------------------------------------------------
     def search(self, space: Space) -> SearchResult:

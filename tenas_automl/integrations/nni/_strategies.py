@@ -30,14 +30,12 @@ from typing import Any
 import numpy as np
 
 from tenas_automl._compat import renamed
-from tenas_automl.config import ScoringConfig
 from tenas_automl.indicators import pool_ranking
 from tenas_automl.integrations.nni._strategy_base import (
     StrategySettingError,
     _positive,
     _TrainingFreeStrategy,
 )
-from tenas_automl.spaces.base import Space
 from tenas_automl.strategies.selection import distinct_draws, tournament
 from tenas_automl.strategies.surrogate import check_weight
 
@@ -80,22 +78,11 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
         self,
         indicators: Sequence[str] | None = None,
         *,
-        budget: int | None = None,
-        seed: int = 0,
-        dataset: str = "cifar10",
-        data_dir: str | None = None,
-        device: str = "auto",
-        mode: str = "paper",
-        overrides: Mapping[str, Mapping[str, Any]] | None = None,
         precision: int = 3,
-        space: Space | str | None = None,
         surrogate_weight: float = 0.5,
-        config: ScoringConfig | None = None,
+        **settings: Any,
     ) -> None:
-        super().__init__(
-            indicators, budget=budget, seed=seed, dataset=dataset, data_dir=data_dir,
-            device=device, mode=mode, overrides=overrides, space=space, config=config,
-        )  # fmt: skip
+        super().__init__(indicators, **settings)
         self.precision = int(precision)
         self.surrogate_weight = check_weight(surrogate_weight, StrategySettingError)
         self._origin: Hashable | None = None
@@ -182,8 +169,8 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
             (formerly ``children``).
         initial: models submitted from the screening (default: a quarter of
             ``budget``, at least 1; 5 without a budget).
-        seed, dataset, data_dir, device, mode, overrides, space, config: as for
-            :class:`TENASPruningStrategy`.
+        seed, dataset, data_dir, device, mode, overrides, space, config
+            (keywords): as for :class:`TENASPruningStrategy`.
     """
 
     def __init__(
@@ -196,20 +183,10 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
         screen_size: int = 64,
         candidates: int | None = None,
         initial: int | None = None,
-        seed: int = 0,
-        dataset: str = "cifar10",
-        data_dir: str | None = None,
-        device: str = "auto",
-        mode: str = "paper",
-        overrides: Mapping[str, Mapping[str, Any]] | None = None,
-        space: Space | str | None = None,
-        config: ScoringConfig | None = None,
         children: int | None = None,
+        **settings: Any,
     ) -> None:
-        super().__init__(
-            indicators, budget=budget, seed=seed, dataset=dataset, data_dir=data_dir,
-            device=device, mode=mode, overrides=overrides, space=space, config=config,
-        )  # fmt: skip
+        super().__init__(indicators, budget=budget, **settings)
         candidates = renamed("IndicatorEvolutionStrategy", "candidates", candidates, "children", children, 8)
         self.population_size = _positive("population_size", population_size)
         self.tournament_size = _positive("tournament_size", tournament_size)

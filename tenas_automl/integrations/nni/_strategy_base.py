@@ -24,7 +24,7 @@ from nni.nas.execution.event import ModelEventType, TrainingEndEvent
 from nni.nas.space import ExecutableModelSpace, ModelStatus
 from nni.nas.strategy import Strategy
 
-from tenas_automl.config import ScoringConfig, ScoringConfigError, scoring_config
+from tenas_automl.config import ConfigSettings, ScoringConfig, ScoringConfigError, scoring_config
 from tenas_automl.errors import TenasError
 from tenas_automl.integrations.nni._codecs import Codec, make_codec
 from tenas_automl.integrations.nni._compat import use_json_checkpoints
@@ -73,7 +73,7 @@ def _as_metric(value: Any) -> float | None:
         return None
 
 
-class _TrainingFreeStrategy(Strategy):
+class _TrainingFreeStrategy(ConfigSettings, Strategy):
     """Shared machinery: codec, scoring cache, submission, metrics, checkpoint state."""
 
     #: Set to ``progress(done, total, info)`` to follow a run: called when a model
@@ -122,24 +122,6 @@ class _TrainingFreeStrategy(Strategy):
         self._restored: set[int] = set()  # trials finished before a resume (not in the engine)
         self._loaded: dict[str, Any] | None = None
         self._lock = threading.RLock()
-
-    # The scoring settings, read from the configuration.
-    @property
-    def indicators(self) -> tuple[str, ...]:
-        """The indicators scored (a combination's members in its place)."""
-        return self.config.members
-
-    @property
-    def combinations(self) -> tuple[str, ...]:
-        return self.config.combinations
-
-    @property
-    def higher_is_better(self) -> dict[str, bool]:
-        return self.config.higher_is_better
-
-    @property
-    def seed(self) -> int:
-        return self.config.seed
 
     # -- what subclasses implement -------------------------------------------
     def _prepare(self) -> None:
