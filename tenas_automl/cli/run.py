@@ -109,40 +109,15 @@ def run(
             "or --strategy evolution|random with --budget"
         )
     n_trials = 50 if trials is None else trials
+    common: dict[str, Any] = {"mode": mode, "data_dir": None if data_dir is None else str(data_dir)}
     if engine == "optuna":
         run_optuna(
-            sp,
-            strategy,
-            dataset,
-            names,
-            seed,
-            str(dev),
-            storage,
-            study_name,
-            n_trials,
-            output,
-            quiet,
-            plot,
-            mode=mode,
-            data_dir=None if data_dir is None else str(data_dir),
-            preset=preset,
-        )
+            sp, strategy, dataset, names, seed, str(dev), storage, study_name, n_trials, output, quiet, plot,
+            preset=preset, **common,
+        )  # fmt: skip
         return
     if engine == "nni":
-        run_nni(
-            space,
-            strategy,
-            dataset,
-            names,
-            seed,
-            str(dev),
-            n_trials,
-            output,
-            quiet,
-            plot,
-            mode=mode,
-            data_dir=None if data_dir is None else str(data_dir),
-        )
+        run_nni(space, strategy, dataset, names, seed, str(dev), n_trials, output, quiet, plot, **common)
         return
 
     from tenas_automl.report import plot_search, run_report
