@@ -143,8 +143,9 @@ class CachedEvaluator:
 
     Called like :func:`~tenas_automl.indicators.evaluate`, it looks up every
     (mask, indicator with its settings, seed, data) on disk, computes only the
-    missing ones (one ``evaluate`` call per indicator) and stores them as soon
-    as that call returns. A mask's value does not depend on the other masks of
+    missing ones (one ``evaluate`` call for the indicators that miss the same
+    masks, usually all of them) and stores them as soon as that call returns;
+    each value's seconds are an equal share of its call's. A mask's value does not depend on the other masks of
     its call, so a search rerun with the same settings, or resumed after
     Ctrl-C, gets the same numbers and the same architecture, and skips the
     work already done. Masks that select one architecture share their entries
@@ -186,36 +187,37 @@ class CachedEvaluator:
         data_key = _data_key(data if data is not None else load_data(dataset, data_dir))
         texts = [_mask_text(space, m) for m in masks]
         out: dict[str, np.ndarray] = {}
+        entries: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        # Indicators missing the same masks are computed in one call: a call per
+        # indicator would pay the per-call cost (worker dispatch, networks) each time.
+        groups: dict[tuple[int, ...], list[Indicator]] = {}
         for ind in inds:
-            entries = [_entry(space, t, ind, mode, seed, data_key) for t in texts]
+            entries[ind.name] = [_entry(space, t, ind, mode, seed, data_key) for t in texts]
             values = np.full(len(masks), np.nan)
             todo: list[int] = []
-            for i, (key, _) in enumerate(entries):
+            for i, (key, _) in enumerate(entries[ind.name]):
                 hit = self.cache.get(key)
                 if hit is None:
                     todo.append(i)
                 else:
                     values[i] = hit[0]
-            self.hits += len(entries) - len(todo)
-            if todo:
-                start = time.perf_counter()
-                new = self.inner(
-                    space,
-                    [masks[i] for i in todo],
-                    [ind],
-                    seed=seed,
-                    data=data,
-                    dataset=dataset,
-                    data_dir=data_dir,
-                    mode=mode,
-                    **kwargs,
-                )[ind.name]
-                share = (time.perf_counter() - start) / len(todo)
-                for i, value in zip(todo, np.asarray(new, dtype=float).reshape(-1)):
-                    values[i] = value
-                    self.cache.put(*entries[i], float(value), share)
-                self.computed += len(todo)
+            self.hits += len(masks) - len(todo)
             out[ind.name] = values
+            if todo:
+                groups.setdefault(tuple(todo), []).append(ind)
+        for todo, group in groups.items():
+            start = time.perf_counter()
+            new = self.inner(
+                space, [masks[i] for i in todo], group, seed=seed, data=data, dataset=dataset, data_dir=data_dir,
+                mode=mode, **kwargs,
+            )  # fmt: skip
+            # Seconds per value: the call's time shared equally by its values.
+            share = (time.perf_counter() - start) / (len(todo) * len(group))
+            for ind in group:
+                for i, value in zip(todo, np.asarray(new[ind.name], dtype=float).reshape(-1)):
+                    out[ind.name][i] = value
+                    self.cache.put(*entries[ind.name][i], float(value), share)
+                self.computed += len(todo)
         return out
 
 

@@ -114,8 +114,8 @@ def test_cached_evaluator_resumes_an_interrupted_prune_with_the_same_result(spac
     inner_calls: list[int] = []
 
     def stop_at_round_2(*args, **kwargs):
-        # One inner call per indicator and round: round 1 is ntk then lr; Ctrl-C on round 2's ntk.
-        if len(inner_calls) == 2:
+        # One inner call per round (ntk and lr together); Ctrl-C on round 2's.
+        if len(inner_calls) == 1:
             raise KeyboardInterrupt
         inner_calls.append(len(args[1]))
         return evaluate(*args, **kwargs)
@@ -123,7 +123,7 @@ def test_cached_evaluator_resumes_an_interrupted_prune_with_the_same_result(spac
     with ScoreCache(tmp_path) as cache:
         first = CachedEvaluator(cache, inner=stop_at_round_2)
         assert get_strategy("prune", evaluator=first, **kw).search(space).interrupted
-        assert inner_calls == [25, 25] and (first.hits, first.computed) == (0, 50)  # supernet + 24 candidates
+        assert inner_calls == [25] and (first.hits, first.computed) == (0, 50)  # supernet + 24 candidates
         resumed = CachedEvaluator(cache)
         result = get_strategy("prune", evaluator=resumed, **kw).search(space)
     assert not result.interrupted
@@ -208,3 +208,25 @@ def test_iter_scores_sums_non_finite_scores_up_in_one_warning(caplog: pytest.Log
     assert [math.isfinite(r.values["lr"]) for r in rows] == [False, True, False]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == ["lr: 2 of 3 architectures scored non-finite (nan); they rank last"], warnings
+
+
+def test_cached_evaluator_scores_the_indicators_missing_the_same_masks_in_one_call(space, tmp_path) -> None:
+    names = ["naswot", "params", "lr"]
+    overrides = {"naswot": {"cells": 1, "batch_size": 16}, "lr": {"batch_size": 32, "batches": 1, "repeats": 1}}
+    rng = np.random.default_rng(3)
+    masks = [space.arch_to_mask(space.sample(rng)) for _ in range(3)]
+    calls: list[tuple[int, tuple[str, ...]]] = []
+
+    def counting(space_, masks_, inds, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        calls.append((len(masks_), tuple(i.name for i in inds)))
+        return evaluate(space_, masks_, inds, **kwargs)
+
+    with ScoreCache(tmp_path) as cache:
+        cached = CachedEvaluator(cache, inner=counting)
+        cached(space, masks[:1], ["params"], device="cpu", overrides=overrides)  # params of mask 0 cached
+        got = cached(space, masks, names, device="cpu", overrides=overrides)
+    # One call for the two indicators missing every mask, one for params' two missing masks.
+    assert calls[1:] == [(3, ("naswot", "lr")), (2, ("params",))]
+    separate = {n: evaluate(space, masks, [n], device="cpu", overrides=overrides)[n] for n in names}
+    for n in names:
+        np.testing.assert_array_equal(got[n], separate[n])
