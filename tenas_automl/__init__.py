@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time the names load
     from tenas_automl.data import load_data
     from tenas_automl.errors import TenasError
     from tenas_automl.indicators import evaluate, get_indicator, list_indicators
+    from tenas_automl.model_scoring import score_model
     from tenas_automl.scoring import CachedEvaluator, ScoreCache, ScoreResult, score, score_many
     from tenas_automl.spaces import get_space
     from tenas_automl.strategies import SearchResult, get_strategy
@@ -43,6 +44,7 @@ _LAZY = {
     "get_indicator": "tenas_automl.indicators",
     "load_data": "tenas_automl.data",
     "ScoringConfig": "tenas_automl.config",
+    "score_model": "tenas_automl.model_scoring",
 }
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "load_data",
     "score",
     "score_many",
+    "score_model",
 ]
 
 

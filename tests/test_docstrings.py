@@ -12,6 +12,7 @@ MODULES = (
     "tenas_automl",
     "tenas_automl.config",
     "tenas_automl.score_cache",
+    "tenas_automl.model_scoring",
     "tenas_automl.strategies",
     "tenas_automl.strategies.selection",
     "tenas_automl.strategies.surrogate",

@@ -25,8 +25,11 @@ RELU_RULES = ("instance", "name")
 
 
 def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The model's output, taking the logits from a ``(features, logits)`` pair."""
+    """The model's output, taking the logits from a ``(features, logits)`` pair or a dict
+    (its ``"logits"`` entry, else its last)."""
     out = model(x)
+    if isinstance(out, dict):
+        out = out["logits"] if "logits" in out else list(out.values())[-1]
     if isinstance(out, (tuple, list)):
         out = out[-1]
     return out.reshape(out.shape[0], -1)

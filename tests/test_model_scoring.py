@@ -1,0 +1,109 @@
+"""score_model: training-free indicators on any PyTorch model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from tenas_automl import get_space, score, score_model
+from tenas_automl.errors import TenasError
+from tenas_automl.indicators import get_indicator
+from tenas_automl.indicators.runner import make_context
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|"
+
+
+def cnn(width: int = 8, channels: int = 3) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 10),
+    )  # fmt: skip
+
+
+def test_an_nb201_cell_as_a_plain_module_scores_what_score_gives() -> None:
+    space = get_space("nb201")
+    arch = space.parse(ARCH)
+    overrides = {"naswot": {"layout": "contiguous"}}
+    expected = score(space, arch, ["naswot"], seed=0, device="cpu", overrides=overrides).values["naswot"]
+    # The same network score() uses: the seeded supernet, masked to the cell, as an ordinary module.
+    ctx = make_context(space, seed=0, device="cpu")
+    net = ctx.network(get_indicator("naswot").settings)
+    net.set_mask(space.arch_to_mask(arch))
+    got = score_model(net, ["naswot"], seed=0, device="cpu").values["naswot"]
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_factories_are_deterministic_and_modules_keep_their_weights() -> None:
+    names = ["naswot", "params", "flops", "synflow", "snip", "grad_norm", "jacov", "ntk"]
+    small = {"ntk": {"batch_size": 8}, "naswot": {"batch_size": 32}}
+    a = score_model(cnn, names, seed=1, device="cpu", overrides=small)
+    b = score_model(cnn, names, seed=1, device="cpu", overrides=small)
+    assert a.values == b.values and all(math.isfinite(v) for v in a.values.values())
+    assert set(a.seconds) == set(names)
+    other = score_model(cnn, ["naswot"], seed=2, device="cpu", overrides=small)
+    assert other.values["naswot"] != a.values["naswot"]  # other weights and images
+    module = cnn()
+    before = [p.detach().clone() for p in module.parameters()]
+    first = score_model(module, ["naswot", "snip"], seed=1, device="cpu", overrides=small)
+    assert score_model(module, ["naswot", "snip"], seed=1, device="cpu", overrides=small).values == first.values
+    assert all(torch.equal(p, q) for p, q in zip(before, module.parameters()))  # scored on a copy
+
+
+class TupleOut(nn.Module):
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.body, self.kind = cnn(), kind
+
+    def forward(self, x: torch.Tensor):  # noqa: ANN201
+        out = self.body(x)
+        return (x.mean(), out) if self.kind == "tuple" else {"features": x.mean(), "logits": out}
+
+
+@pytest.mark.parametrize("kind", ["tuple", "dict"])
+def test_tuple_and_dict_outputs_are_read_as_logits(kind: str) -> None:
+    torch.manual_seed(0)
+    wrapped = TupleOut(kind)
+    plain = score_model(wrapped.body, ["naswot", "grad_norm"], device="cpu").values
+    assert score_model(wrapped, ["naswot", "grad_norm"], device="cpu").values == plain
+
+
+def test_other_inputs_user_images_and_data_loaders() -> None:
+    grey = score_model(lambda: cnn(channels=1), ["naswot", "params"], device="cpu", input_shape=(1, 28, 28))
+    assert math.isfinite(grey.values["naswot"]) and grey.values["params"] == sum(p.numel() for p in cnn(channels=1).parameters())
+    with pytest.raises(TenasError, match=r"could not run on the model with inputs of shape \(128, 3, 32, 32\)"):
+        score_model(lambda: cnn(channels=1), ["naswot"], device="cpu")
+    images = torch.randn(200, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    tensor = score_model(cnn, ["naswot", "snip"], device="cpu", data=images)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, torch.zeros(200)), batch_size=64)
+    assert score_model(cnn, ["naswot", "snip"], device="cpu", data=loader).values == tensor.values
+    with pytest.raises(TenasError, match=r"\(N, C, H, W\)"):
+        score_model(cnn, ["naswot"], device="cpu", data=torch.zeros(4, 16, 16))
+
+
+def test_a_model_without_relu_or_batchnorm_scores_and_says_what_means_nothing(caplog) -> None:  # noqa: ANN001
+    linear = lambda: nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))  # noqa: E731
+    values = score_model(linear, ["naswot", "params", "synflow"], device="cpu").values
+    assert values["params"] == 3 * 32 * 32 * 10 + 10 and math.isfinite(values["synflow"])
+    assert values["naswot"] == -math.inf  # no ReLU: no activation codes
+    assert "has no ReLU" in caplog.text
+
+
+def test_bad_models_and_indicators_get_one_line_errors() -> None:
+    with pytest.raises(TenasError, match="needs a supernet.*naswot"):
+        score_model(cnn, ["lr"], device="cpu")
+    with pytest.raises(TenasError, match="factory 'broken' raised ValueError: no"):
+
+        def broken() -> nn.Module:
+            raise ValueError("no")
+
+        score_model(broken, ["params"], device="cpu")
+    with pytest.raises(TenasError, match="no parameters"):
+        score_model(nn.ReLU(), ["params"], device="cpu")
+    with pytest.raises(TenasError, match="returned a int"):
+        score_model(lambda: 3, ["params"], device="cpu")
+    with pytest.raises(TenasError, match="input_shape"):
+        score_model(cnn, ["params"], device="cpu", input_shape=(3, 32))
