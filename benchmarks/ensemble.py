@@ -61,9 +61,20 @@ class Setting:
         self.seconds: dict[str, float] = doc.get("seconds_per_arch", {})
         self.seed = doc.get("seed")
 
+    def extend(self, other: Setting) -> None:
+        """Add ``other``'s architectures that this one lacks (another sample of the same setting)."""
+        new = [i for i, a in enumerate(other.archs) if a not in set(self.archs)]
+        n0, n1 = len(self.archs), len(new)
+        self.archs += [other.archs[i] for i in new]
+        self.scores = {k: np.concatenate([v, other.scores[k][new]]) for k, v in self.scores.items() if k in other.scores}
+        self.accuracy = np.concatenate([self.accuracy, other.accuracy[new]])
+        self.seconds = {k: (v * n0 + other.seconds[k] * n1) / (n0 + n1) for k, v in self.seconds.items() if k in other.seconds}
+        self.seed = [*(self.seed if isinstance(self.seed, list) else [self.seed]), other.seed]
+
 
 def load(paths: list[Path], exclude: list[Path] | None = None, exclude_sample: str | None = None) -> dict[str, Setting]:
-    """The settings of ``paths`` by dataset (one file per dataset), without the excluded architectures.
+    """The settings of ``paths`` by dataset, without the excluded architectures; several files of
+    one dataset (samples with other seeds) are merged, each architecture once.
 
     ``exclude_sample`` ("N:SEED") drops the sample ``correlate --sample N --seed SEED`` draws.
     """
@@ -81,8 +92,9 @@ def load(paths: list[Path], exclude: list[Path] | None = None, exclude_sample: s
     for p in paths:
         s = Setting(p, drop)
         if s.dataset in settings:
-            raise SystemExit(f"{p}: a second file for dataset {s.dataset}")
-        settings[s.dataset] = s
+            settings[s.dataset].extend(s)
+        else:
+            settings[s.dataset] = s
     return settings
 
 

@@ -107,3 +107,49 @@ def test_bad_models_and_indicators_get_one_line_errors() -> None:
         score_model(lambda: 3, ["params"], device="cpu")
     with pytest.raises(TenasError, match="input_shape"):
         score_model(cnn, ["params"], device="cpu", input_shape=(3, 32))
+
+
+def test_pruner_with_model_fn_screens_a_plain_optuna_study_on_sqlite(tmp_path) -> None:  # noqa: ANN001
+    import optuna
+
+    from tenas_automl.integrations.optuna import ERROR_ATTR, PRUNED_ATTR, TrainingFreePruner
+
+    def build(params: dict) -> nn.Module:
+        if params["width"] == 5:
+            raise ValueError("width 5 is not supported")
+        return cnn(width=params["width"])
+
+    trained: list[int] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        width = trial.suggest_int("width", 4, 16)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+        trained.append(trial.number)
+        return float(width)
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    small = {"naswot": {"batch_size": 32}}
+    pruner = TrainingFreePruner(model_fn=build, indicators=("naswot",), warmup=3, seed=0, device="cpu", overrides=small)
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize", pruner=pruner,
+                                sampler=optuna.samplers.RandomSampler(seed=1))  # fmt: skip
+    study.enqueue_trial({"width": 5})
+    study.optimize(objective, n_trials=12)
+    trials = study.get_trials(deepcopy=False)
+    assert len(trials) == 12 and all(t.state.is_finished() for t in trials)
+    broken = [t for t in trials if t.params["width"] == 5]
+    assert len(broken) == 3  # the enqueued one and two drawn
+    for t in broken:
+        assert t.state == optuna.trial.TrialState.PRUNED and "width 5 is not supported" in t.user_attrs[ERROR_ATTR]
+    built = [t for t in trials if t.params["width"] != 5]
+    assert all("tenas:naswot" in t.user_attrs for t in built)  # every buildable model scored, stored in the study
+    pruned = [t for t in built if t.state == optuna.trial.TrialState.PRUNED]
+    assert pruned and all(t.user_attrs.get(PRUNED_ATTR) for t in pruned)
+    assert all(sum(u.number < t.number for u in built) >= 3 for t in pruned)  # warmup: three scored before
+    assert sorted(trained) == [t.number for t in built if t not in pruned]
+    # Another process resuming the study reads the stored scores: it scores only its new trial.
+    again = TrainingFreePruner(model_fn=build, indicators=("naswot",), warmup=3, seed=0, device="cpu", overrides=small)
+    resumed = optuna.load_study(study_name="s", storage=storage, pruner=again)
+    new = resumed.ask({"width": optuna.distributions.IntDistribution(4, 16)})
+    again.prune(resumed, resumed._storage.get_trial(new._trial_id))
+    assert again.scorer.evaluations == (0 if new.params["width"] == 5 else 1)

@@ -34,7 +34,7 @@ from optuna.distributions import CategoricalDistribution
 
 from tenas_automl.integrations.optuna._params import ArchCodec, ArchitectureParamError, get_codec, suggest_architecture
 from tenas_automl.integrations.optuna._plot import plot_study
-from tenas_automl.integrations.optuna._pruner import FRACTION_BETTER_ATTR, PRUNED_ATTR, TrainingFreePruner
+from tenas_automl.integrations.optuna._pruner import ERROR_ATTR, FRACTION_BETTER_ATTR, PRUNED_ATTR, TrainingFreePruner
 from tenas_automl.integrations.optuna._sampler import (
     ORIGIN_ATTR,
     SAMPLER_STRATEGIES,
@@ -69,6 +69,7 @@ def architecture_distributions(space: Space | str) -> dict[str, CategoricalDistr
 
 __all__ = [
     "ARCH_ATTR",
+    "ERROR_ATTR",
     "FRACTION_BETTER_ATTR",
     "ORIGIN_ATTR",
     "PRUNED_ATTR",

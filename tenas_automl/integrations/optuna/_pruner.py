@@ -11,7 +11,7 @@ example a :class:`optuna.pruners.MedianPruner`) for learning-curve pruning.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,13 +23,15 @@ from tenas_automl.config import ScoringConfig, scoring_config
 from tenas_automl.errors import TenasError
 from tenas_automl.integrations.optuna._params import get_codec
 from tenas_automl.integrations.optuna._sampler import _resolve_space
-from tenas_automl.integrations.optuna._scores import TrialScorer, Values
+from tenas_automl.integrations.optuna._scores import ModelTrialScorer, TrialScorer, Values
 from tenas_automl.spaces import Space
 
 logger = logging.getLogger(__name__)
 
 #: User attribute set on trials this pruner stopped before training.
 PRUNED_ATTR = "tenas:pruned"
+#: User attribute: why a trial with a ``model_fn`` could not be scored (it is pruned).
+ERROR_ATTR = "tenas:error"
 #: User attribute: fraction of the earlier scored trials that rank strictly better.
 FRACTION_BETTER_ATTR = "tenas:fraction_better"
 
@@ -50,8 +52,30 @@ class TrainingFreePruner(BasePruner):
     below the median (about half), 25 only the worst quarter, 0 nothing. Nothing is pruned until ``warmup``
     other trials have scores.
 
+    With ``model_fn`` instead of a space, it screens any objective:
+    ``model_fn(params)`` builds the trial's model from the parameters suggested
+    so far, :func:`tenas_automl.score_model` scores it (default indicator
+    ``naswot``), and the trial's parameters stand for its architecture. A
+    ``model_fn`` that raises, or a model the indicators cannot run, prunes that
+    trial with the one-line cause in its ``tenas:error`` attribute; the study
+    goes on.
+
+    Example:
+        .. code-block:: python
+
+            def build(params):
+                return make_cnn(params["depth"], params["width"])
+
+            pruner = TrainingFreePruner(model_fn=build, indicators=("naswot",), warmup=5)
+
+            def objective(trial):
+                depth, width = trial.suggest_int("depth", 2, 8), trial.suggest_int("width", 8, 64, log=True)
+                if trial.should_prune():       # scored without training
+                    raise optuna.TrialPruned()
+                return train(make_cnn(depth, width))
+
     Args:
-        space: the search space (object or name).
+        space: the search space (object or name); None with ``model_fn``.
         indicators: indicator names.
         percentile: in [0, 100]; higher prunes more.
         warmup: scored trials needed before pruning starts.
@@ -63,11 +87,12 @@ class TrainingFreePruner(BasePruner):
         config: the indicators and their settings as one
             :class:`~tenas_automl.ScoringConfig` (the sampler's ``scorer.config``
             shares its scores), instead of ``indicators`` and ``seed`` to ``overrides``.
+        model_fn: ``params -> nn.Module`` for objectives outside our spaces.
     """
 
     def __init__(
         self,
-        space: Space | str,
+        space: Space | str | None = None,
         indicators: Sequence[str] | None = None,
         percentile: float = 50.0,
         warmup: int = 5,
@@ -82,6 +107,7 @@ class TrainingFreePruner(BasePruner):
         cache_dir: str | None = None,
         use_cache: bool = True,
         config: ScoringConfig | None = None,
+        model_fn: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         if not 0.0 <= float(percentile) <= 100.0:
             raise TenasError(f"percentile must be in [0, 100], got {percentile!r}")
@@ -89,18 +115,26 @@ class TrainingFreePruner(BasePruner):
             raise TenasError(f"warmup must be a non-negative integer, got {warmup!r}")
         if wrapped is not None and not isinstance(wrapped, BasePruner):
             raise TenasError(f"wrapped must be an optuna BasePruner, got {type(wrapped).__name__}")
-        self.space = _resolve_space(space)
-        self.codec = get_codec(self.space)
+        if (space is None) == (model_fn is None):
+            raise TenasError("TrainingFreePruner needs a space (nb201, darts) or a model_fn, and not both")
         self.percentile, self.warmup, self.wrapped = float(percentile), warmup, wrapped
+        self.model_fn = model_fn
         config = scoring_config(
-            config, indicators, ("ntk", "lr"), seed=seed, device=device, dataset=dataset, data_dir=data_dir,
-            mode=mode, overrides=overrides,
+            config, indicators, ("ntk", "lr") if model_fn is None else ("naswot",), seed=seed, device=device,
+            dataset=dataset, data_dir=data_dir, mode=mode, overrides=overrides,
         )  # fmt: skip
-        self.scorer = TrialScorer(self.space, self.codec, config, cache_dir=cache_dir, use_cache=use_cache)
+        self.scorer: TrialScorer
+        if model_fn is not None:
+            self.space, self.codec = None, None
+            self.scorer = ModelTrialScorer(model_fn, config)
+        else:
+            self.space = _resolve_space(space)
+            self.codec = get_codec(self.space)
+            self.scorer = TrialScorer(self.space, self.codec, config, cache_dir=cache_dir, use_cache=use_cache)
 
     def __repr__(self) -> str:
         return (
-            f"TrainingFreePruner({self.space.name!r}, indicators={self.scorer.indicators}, "
+            f"TrainingFreePruner({self.space.name if self.space else 'model_fn'!r}, indicators={self.scorer.indicators}, "
             f"percentile={self.percentile}, warmup={self.warmup}, wrapped={self.wrapped!r})"
         )
 
@@ -112,8 +146,19 @@ class TrainingFreePruner(BasePruner):
             )
         if trial.intermediate_values:
             return self.wrapped.prune(study, trial) if self.wrapped is not None else False
-        arch = self.codec.arch(trial.params)  # names the parameters the objective must suggest
-        mine = self._values(study, trial, arch)
+        if self.codec is not None:
+            arch: Any = self.codec.arch(trial.params)  # names the parameters the objective must suggest
+        else:
+            arch = dict(trial.params)
+        try:
+            mine = self._values(study, trial, arch)
+        except TenasError as exc:
+            if self.model_fn is None:
+                raise
+            message = f"trial {trial.number}: {exc}"
+            logger.error("%s; pruned", message)
+            study._storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR, message)
+            return True
         others = self._others(study, trial)
         if len(others) < self.warmup or not others:
             return False
@@ -131,7 +176,7 @@ class TrainingFreePruner(BasePruner):
         return prune
 
     def _values(self, study: optuna.Study, trial: FrozenTrial, arch: Any) -> Values:
-        arch_str = self.space.format(arch)
+        arch_str = self.scorer.label(arch)
         latest = study._storage.get_trial(trial._trial_id)
         values = self.scorer.stored(latest, arch_str)
         if values is None:
@@ -150,4 +195,4 @@ class TrainingFreePruner(BasePruner):
         return out
 
 
-__all__ = ["FRACTION_BETTER_ATTR", "PRUNED_ATTR", "TrainingFreePruner"]
+__all__ = ["ERROR_ATTR", "FRACTION_BETTER_ATTR", "PRUNED_ATTR", "TrainingFreePruner"]

@@ -13,17 +13,20 @@ settings (another seed, say) both find their own values on a trial; the
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import threading
 from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
 from tenas_automl.config import ScoringConfig
+from tenas_automl.errors import TenasError
 from tenas_automl.indicators import pool_ranking
 from tenas_automl.integrations.optuna._params import ArchCodec
 from tenas_automl.scoring import score_many
@@ -83,21 +86,33 @@ class TrialScorer:
     # -- values ----------------------------------------------------------------
     def scores(self, archs: Sequence[Hashable]) -> list[Values]:
         """Indicator values of each arch; uncached ones are scored in one call."""
-        keys = [self.codec.key(a) for a in archs]
+        keys = [self.key(a) for a in archs]
         with self._lock:
             todo: dict[Hashable, Hashable] = {}
             for key, arch in zip(keys, archs):
                 if key not in self._cache and key not in todo:
                     todo[key] = arch
             if todo:
-                results = score_many(
-                    self.space, list(todo.values()), self.indicators, **self.config.evaluate_kwargs(),
-                    cache_dir=self.cache_dir, use_cache=self.use_cache,
-                )  # fmt: skip
-                for key, result in zip(todo, results):
-                    self._cache[key] = {n: float(result.values[n]) for n in self.indicators}
-                    self.evaluations += int(len(result.cached) < len(self.indicators))
+                self._score_new(todo)
             return [dict(self._cache[k]) for k in keys]
+
+    def _score_new(self, todo: Mapping[Hashable, Hashable]) -> None:
+        """Score the architectures ``todo`` (by key) into the in-memory cache."""
+        results = score_many(
+            self.space, list(todo.values()), self.indicators, **self.config.evaluate_kwargs(),
+            cache_dir=self.cache_dir, use_cache=self.use_cache,
+        )  # fmt: skip
+        for key, result in zip(todo, results):
+            self._cache[key] = {n: float(result.values[n]) for n in self.indicators}
+            self.evaluations += int(len(result.cached) < len(self.indicators))
+
+    def key(self, arch: Hashable) -> Hashable:
+        """The in-memory cache key of ``arch``."""
+        return self.codec.key(arch)
+
+    def label(self, arch: Hashable) -> str:
+        """The string stored as a trial's ``tenas:arch``."""
+        return self.space.format(arch)
 
     def score(self, arch: Hashable) -> Values:
         return self.scores([arch])[0]
@@ -143,7 +158,7 @@ class TrialScorer:
     def write(self, study: optuna.Study, trial_id: int, arch: Hashable, values: Values) -> None:
         """Store ``values`` of ``arch`` on a running trial."""
         storage = study._storage
-        arch_str = self.space.format(arch)
+        arch_str = self.label(arch)
         attrs = storage.get_trial(trial_id).user_attrs
         prev = attrs.get(SETTINGS_ATTR)
         prev_scores = attrs.get(SCORES_ATTR)
@@ -158,3 +173,37 @@ class TrialScorer:
             storage.set_trial_user_attr(trial_id, f"{ATTR_PREFIX}{n}", _attr_value(v))
         storage.set_trial_user_attr(trial_id, SETTINGS_ATTR, keys)
         storage.set_trial_user_attr(trial_id, SCORES_ATTR, scores)
+
+
+class ModelTrialScorer(TrialScorer):
+    """A :class:`TrialScorer` for any model: a trial's "architecture" is its parameters,
+    built into a module by ``model_fn(params)`` and scored by
+    :func:`tenas_automl.score_model` (the indicators of :data:`~tenas_automl.model_scoring.MODEL_INDICATORS`)."""
+
+    def __init__(self, model_fn: Any, config: ScoringConfig, **kwargs: Any) -> None:
+        from tenas_automl.model_scoring import check_model_indicators
+
+        if not callable(model_fn):
+            raise TenasError(f"model_fn must be a callable params -> nn.Module, got {type(model_fn).__name__}")
+        check_model_indicators(config.members)
+        self.model_fn = model_fn
+        super().__init__(None, None, config, use_cache=False, **kwargs)  # type: ignore[arg-type]
+        # Values of a user's model are not those of a supernet cell: their own settings keys.
+        self.settings_keys = {n: f"model|{k}" for n, k in self.settings_keys.items()}
+
+    def key(self, arch: Hashable) -> Hashable:
+        return self.label(arch)
+
+    def label(self, arch: Hashable) -> str:
+        return json.dumps(dict(arch), sort_keys=True, default=str)  # type: ignore[call-overload]
+
+    def _score_new(self, todo: Mapping[Hashable, Hashable]) -> None:
+        from tenas_automl.model_scoring import score_model
+
+        kwargs = self.config.evaluate_kwargs()
+        del kwargs["data_dir"]
+        data = self.config.data_dir
+        for key, params in todo.items():
+            result = score_model(lambda p=params: self.model_fn(dict(p)), self.indicators, data=data, **kwargs)
+            self._cache[key] = {n: float(result.values[n]) for n in self.indicators}
+            self.evaluations += 1
