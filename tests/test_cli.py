@@ -408,3 +408,28 @@ def test_run_preset_best_is_the_ensemble_evolution_and_names_its_recipe(tmp_path
     assert recipe["ranking"] == ["ensemble"] and recipe["preset"] == "best" and recipe["budget"] == 5
     assert recipe["indicators"] == ["meco", "lr", "synflow", "az_expressivity", "az_progressivity", "az_trainability"]
     assert recipe["children"] > 1 and doc["evaluations"] == 5
+
+
+def test_score_a_model_factory_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
+    (tmp_path / "mymodels.py").write_text(
+        "from torch import nn\n"
+        "def small():\n"
+        "    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 28 * 28, 10))\n"
+    )
+    run = cli_in_process(
+        "score", "--model", "mymodels.py:small", "--indicators", "naswot,params", "--input-shape", "1,28,28",
+        "--device", "cpu", "--output", "m.json", tmp_path=tmp_path, monkeypatch=monkeypatch, capsys=capsys,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    (row,) = json.loads((tmp_path / "m.json").read_text())
+    assert row["model"] == "mymodels.py:small" and row["params"] == 8 * 9 + 8 + 8 * 28 * 28 * 10 + 10
+    assert row["naswot"] is not None and row["naswot_seconds"] >= 0
+    for args, needle in (
+        (("--model", "mymodels.py:big"), "has no callable 'big'"),
+        (("--model", "mymodels.py"), "expected MODULE:FACTORY"),
+        (("--model", "mymodels.py:small", "--indicators", "lr"), "needs a supernet"),
+        (("--model", "mymodels.py:small", REF), "not both"),
+        (("--model", "mymodels.py:small", "--input-shape", "1x28"), "expected C,H,W"),
+    ):
+        bad = cli_in_process("score", *args, tmp_path=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+        assert bad.returncode == 1 and needle in bad.stderr and "Traceback" not in bad.stderr, (args, bad.stderr)

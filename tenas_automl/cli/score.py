@@ -46,10 +46,19 @@ def score(
     ),
     archs_file: Optional[Path] = typer.Option(None, "--archs", help="File with one architecture per line."),
     space: str = typer.Option("nb201", help="Search space: nb201 | darts."),
-    indicators: str = typer.Option(
-        "ntk,lr",
-        help="Comma-separated indicators and combinations (see `list indicators`); a combination "
-        "is computed over the architectures given.",
+    indicators: Optional[str] = typer.Option(
+        None,
+        help="Comma-separated indicators and combinations (see `list indicators`; default ntk,lr, with "
+        "--model naswot); a combination is computed over the architectures given.",
+    ),
+    model: Optional[str] = typer.Option(
+        None,
+        help="Score your own model instead: MODULE:FACTORY or FILE.py:FACTORY, a zero-argument function "
+        "returning an nn.Module (indicators that work on any model: naswot, ntk, params, flops, synflow, "
+        "snip, grad_norm, jacov).",
+    ),
+    input_shape: Optional[str] = typer.Option(
+        None, help="With --model: C,H,W of the model's input (default: the dataset's images, 3,32,32)."
     ),
     seed: int = typer.Option(0, help="Random seed of weights and batches."),
     device: str = DEVICE_OPT,
@@ -70,6 +79,14 @@ def score(
     _setup(quiet, threads, dataset)
     if output is not None and output.suffix.lower() not in (".csv", ".json"):
         raise TenasError(f"--output {str(output)!r} must end in .csv or .json")
+    if model is not None:
+        if archs or archs_file is not None:
+            raise TenasError("give architectures or --model, not both")
+        _score_model(model, indicators or "naswot", input_shape, seed, device, dataset, data_dir, mode, output, quiet)
+        return
+    if input_shape is not None:
+        raise TenasError("--input-shape applies to --model")
+    indicators = indicators or "ntk,lr"
     from tenas_automl.indicators.combinations import get_combination, split_combinations
 
     sp = get_space(space)
@@ -139,3 +156,70 @@ def _score_row(space: Any, res: Any, names: tuple[str, ...]) -> dict[str, Any]:
     for ds, col in zip(DATASETS, BENCH_COLUMNS):
         row[col] = space.benchmark_accuracy(arch, ds)
     return row
+
+
+def load_factory(spec: str) -> Any:
+    """The callable ``MODULE:NAME`` or ``FILE.py:NAME`` names (a one-line error otherwise)."""
+    import importlib
+    import importlib.util
+
+    where, sep, name = spec.rpartition(":")
+    if not sep or not where or not name:
+        raise TenasError(f"--model {spec!r}: expected MODULE:FACTORY or FILE.py:FACTORY")
+    try:
+        if where.endswith(".py"):
+            path = Path(where)
+            if not path.is_file():
+                raise TenasError(f"--model {spec!r}: file {where!r} does not exist")
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            assert module_spec is not None and module_spec.loader is not None
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except TenasError:
+        raise
+    except Exception as exc:  # the user's code: any failure is theirs to see, in one line
+        raise TenasError(f"--model {spec!r}: importing {where!r} failed: {type(exc).__name__}: {exc}") from exc
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        raise TenasError(f"--model {spec!r}: {where!r} has no callable {name!r}")
+    return factory
+
+
+def _score_model(
+    spec: str, indicators: str, input_shape: str | None, seed: int, device: str, dataset: str,
+    data_dir: Path | None, mode: str, output: Path | None, quiet: bool,
+) -> None:  # fmt: skip
+    from tenas_automl.model_scoring import score_model
+
+    shape = None
+    if input_shape is not None:
+        try:
+            shape = tuple(int(v) for v in input_shape.split(","))
+        except ValueError:
+            raise TenasError(f"--input-shape {input_shape!r}: expected C,H,W, e.g. 1,28,28") from None
+    names = list(_split(indicators) or ())
+    result = score_model(
+        load_factory(spec), names, seed=seed, device=device, data=None if data_dir is None else str(data_dir),
+        input_shape=shape, dataset=dataset, mode=mode,
+    )  # fmt: skip
+    import math
+
+    row: dict[str, Any] = {"model": spec}
+    for n in names:
+        v = float(result.values[n])
+        row[n] = v if math.isfinite(v) else None
+        row[f"{n}_seconds"] = round(float(result.seconds.get(n, 0.0)), 4)
+    table = Table("model", *names)
+    table.add_row(spec, *[_fmt(row[n]) for n in names])
+    out.print(table)
+    if output is not None:
+        from tenas_automl._io import atomic_write_csv, atomic_write_json
+
+        if output.suffix.lower() == ".json":
+            atomic_write_json(output, [row])
+        else:
+            atomic_write_csv(output, [row], ["model", *[c for n in names for c in (n, f"{n}_seconds")]])
+        if not quiet:
+            err.print(f"wrote 1 row to {output}")
