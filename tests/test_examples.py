@@ -100,3 +100,16 @@ def test_optuna_shared_storage_example_two_workers_then_resume(tmp_path: Path) -
     study = optuna.load_study(study_name="nb201-shared", storage=f"sqlite:///{db}")
     keys = [tuple(sorted(t.params.items())) for t in study.trials]
     assert 10 <= len(keys) <= 11 and len(set(keys)) == len(keys)
+
+
+def test_optuna_custom_cnn_example_prunes_before_training() -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(
+        [sys.executable, str(EXAMPLES / "optuna_custom_cnn.py"), "--trials", "6", "--steps", "5", "--warmup", "2",
+         "--val", "200"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    summary = res.stdout.strip().splitlines()[-1]
+    trained, pruned = int(summary.split(" trained")[0]), int(summary.split(", ")[1].split(" pruned")[0])
+    assert trained + pruned == 6 and pruned >= 1 and "best" in summary

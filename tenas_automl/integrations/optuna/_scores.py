@@ -204,6 +204,11 @@ class ModelTrialScorer(TrialScorer):
         del kwargs["data_dir"]
         data = self.config.data_dir
         for key, params in todo.items():
-            result = score_model(lambda p=params: self.model_fn(dict(p)), self.indicators, data=data, **kwargs)
+
+            def model(p: Mapping[str, Any] = params) -> Any:
+                return self.model_fn(dict(p))
+
+            model.__name__ = f"model_fn({key})"
+            result = score_model(model, self.indicators, data=data, **kwargs)
             self._cache[key] = {n: float(result.values[n]) for n in self.indicators}
             self.evaluations += 1
