@@ -26,6 +26,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from tenas_automl.errors import InvalidArchitectureError, check_choice
+from tenas_automl.integrations.nni.config import edge_ops as _edge_ops
 from tenas_automl.spaces import SPACES, Space, get_space
 
 #: NAS-Bench-201 op -> NNI ``NasBench201`` op, where they differ.
@@ -56,12 +57,6 @@ def _nb201_keys(space: Space) -> list[str]:
 def _darts_keys() -> list[tuple[str, str, int]]:
     """(op key, input key, node) per genotype pair, cell by cell, pair order."""
     return [(f"{cell}/op_{n}_{k}", f"{cell}/input_{n}_{k}", n) for cell in _DARTS_CELLS for n in _DARTS_NODES for k in (0, 1)]
-
-
-def _edge_ops(sp: Space) -> bool:
-    """True for spaces whose every edge carries one op (NB201); False for spaces whose
-    nodes choose their inputs (DARTS, ``Space.input_groups``)."""
-    return not sp.input_groups()
 
 
 def sample_keys(space: Space | str) -> tuple[str, ...]:

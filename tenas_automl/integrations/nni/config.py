@@ -76,7 +76,7 @@ def _nb201_keys(sp: Space) -> list[str]:
     return [f"edge_{e.split('->')[1]}<-{e.split('->')[0]}" for e in sp.edges]
 
 
-def _edge_ops(sp: Space) -> bool:
+def edge_ops(sp: Space) -> bool:
     """True for spaces whose every edge carries one op (NB201); False for spaces whose
     nodes choose their inputs (DARTS, ``Space.input_groups``)."""
     return not sp.input_groups()
@@ -90,7 +90,7 @@ def darts_pair_keys() -> list[tuple[str, str, int]]:
 def choices_for(space: Space | str = "nb201") -> dict[str, tuple[Any, ...]]:
     """Every key of ``space``'s search space and all the values it may take, in order."""
     sp = _space(space)
-    if _edge_ops(sp):
+    if edge_ops(sp):
         return {k: tuple(sp.ops) for k in _nb201_keys(sp)}
     ops = tuple(op for op in sp.ops if op != "none")  # DARTS never derives "none"
     out: dict[str, tuple[Any, ...]] = {}
@@ -156,7 +156,7 @@ def parse_search_space(search_space: Any, space: Space | str = "nb201") -> dict[
             if match not in picked:
                 picked.append(match)
         allowed[key] = tuple(v for v in values if v in picked)  # the space's own order
-    if not _edge_ops(sp):
+    if not edge_ops(sp):
         for c in _DARTS_CELLS:
             for n in _DARTS_NODES:
                 a, b = allowed[f"{c}_node{n}_input0"], allowed[f"{c}_node{n}_input1"]
@@ -202,7 +202,7 @@ def arch_from_params(params: Mapping[str, Any], space: Space | str = "nb201") ->
                 f"trial parameter {key!r} = {params[key]!r} is not allowed; choose from {list(values)}"
             )
         picked[key] = value
-    if _edge_ops(sp):
+    if edge_ops(sp):
         return sp.mask_to_arch(tuple((picked[k],) for k in full))
     from tenas_automl.spaces.darts.genotypes import Genotype
 
@@ -215,7 +215,7 @@ def params_from_arch(arch: Hashable | str, space: Space | str = "nb201") -> dict
     """The trial parameters of ``arch`` (an architecture or its string); inverse of :func:`arch_from_params`."""
     sp = _space(space)
     obj = sp.parse(arch) if isinstance(arch, str) else arch
-    if _edge_ops(sp):
+    if edge_ops(sp):
         mask = sp.arch_to_mask(obj)
         return {k: ops[0] for k, ops in zip(_nb201_keys(sp), mask)}
     pairs = [*obj.normal, *obj.reduce]  # type: ignore[attr-defined]
