@@ -153,3 +153,52 @@ def test_pruner_with_model_fn_screens_a_plain_optuna_study_on_sqlite(tmp_path) -
     new = resumed.ask({"width": optuna.distributions.IntDistribution(4, 16)})
     again.prune(resumed, resumed._storage.get_trial(new._trial_id))
     assert again.scorer.evaluations == (0 if new.params["width"] == 5 else 1)
+
+
+def test_sampler_with_model_fn_searches_a_plain_space_on_sqlite(tmp_path) -> None:  # noqa: ANN001
+    import optuna
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    from tenas_automl.integrations.optuna import TrainingFreeSampler
+
+    def build(p: dict) -> nn.Module:
+        layers, c = [], 3
+        for _ in range(p["depth"]):
+            layers += [nn.Conv2d(c, p["width"], p["kernel"], padding=p["kernel"] // 2), nn.BatchNorm2d(p["width"]), nn.ReLU()]
+            c = p["width"]
+        return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
+
+    space = {"depth": IntDistribution(1, 3), "width": IntDistribution(4, 16, log=True),
+             "kernel": CategoricalDistribution([1, 3])}  # fmt: skip
+
+    def objective(trial: optuna.Trial) -> float:
+        depth, width = trial.suggest_int("depth", 1, 3), trial.suggest_int("width", 4, 16, log=True)
+        kernel = trial.suggest_categorical("kernel", [1, 3])
+        lr = trial.suggest_float("lr", 1e-3, 1e-1, log=True)  # not in search_space: the fallback sampler's
+        return depth * width * kernel - lr
+
+    def study(storage: str | None, n: int) -> optuna.Study:
+        sampler = TrainingFreeSampler(model_fn=build, search_space=space, indicators=("naswot",), seed=3, device="cpu",
+                                      candidates=3, n_startup_trials=2, overrides={"naswot": {"batch_size": 16}})  # fmt: skip
+        s = optuna.create_study(direction="maximize", sampler=sampler, storage=storage, study_name="m", load_if_exists=True)
+        s.optimize(objective, n_trials=n)
+        return s
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    first = study(url, 6)
+    trials = first.get_trials(deepcopy=False)
+    keys = [(t.params["depth"], t.params["width"], t.params["kernel"]) for t in trials]
+    assert len(set(keys)) == 6  # never the same architecture twice
+    assert all(t.user_attrs["tenas:origin"] in ("startup", "mutation") for t in trials)
+    assert all(isinstance(t.user_attrs["tenas:naswot"], float) for t in trials) and "lr" in trials[0].params
+    again = study(None, 6)  # same seed, in memory: the same proposals
+    assert [(t.params["depth"], t.params["width"], t.params["kernel"]) for t in again.trials] == keys
+    resumed = study(url, 3)  # the stored study continues, still without repeats
+    assert (
+        len(resumed.trials) == 9
+        and len({(t.params["depth"], t.params["width"], t.params["kernel"]) for t in resumed.trials}) == 9
+    )
+    with pytest.raises(TenasError, match="model_fn and search_space"):
+        TrainingFreeSampler(model_fn=build)
+    with pytest.raises(TenasError, match="strategy is evolution"):
+        TrainingFreeSampler(model_fn=build, search_space=space, strategy="prune")

@@ -13,7 +13,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,8 +27,9 @@ from tenas_automl.config import ScoringConfig, scoring_config
 from tenas_automl.errors import TenasError, check_choice
 from tenas_automl.integrations.optuna._choice import CandidateChooser
 from tenas_automl.integrations.optuna._once import run_once
-from tenas_automl.integrations.optuna._params import ArchCodec, ArchitectureParamError, get_codec
-from tenas_automl.integrations.optuna._scores import TrialScorer
+from tenas_automl.integrations.optuna._param_space import ParamSpace
+from tenas_automl.integrations.optuna._params import ArchitectureParamError, get_codec
+from tenas_automl.integrations.optuna._scores import ModelTrialScorer, TrialScorer
 from tenas_automl.integrations.optuna._view import Key, StudyReader, _View
 from tenas_automl.spaces import Space, get_space
 from tenas_automl.strategies.surrogate import check_weight
@@ -147,11 +148,18 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
         config: the indicators and their settings as one
             :class:`~tenas_automl.ScoringConfig`, instead of ``indicators``,
             ``indicator_seed`` and the indicator evaluation arguments.
+        model_fn, search_space: for any objective instead of a space:
+            ``search_space`` is ``{name: distribution}`` of the parameters that
+            shape the model (categorical, int, float, log), ``model_fn(params)``
+            builds it, and candidates are scored by
+            :func:`tenas_automl.score_model` (default ``naswot``; evolution
+            only; the objective model is off unless every parameter is
+            categorical). Other parameters go to ``fallback``.
     """
 
     def __init__(
         self,
-        space: Space | str,
+        space: Space | str | None = None,
         strategy: str = "evolution",
         indicators: Sequence[str] | None = None,
         *,
@@ -174,9 +182,19 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
         surrogate_weight: float = 0.5,
         config: ScoringConfig | None = None,
         candidates_per_trial: int | None = None,
+        model_fn: Callable[[dict[str, Any]], Any] | None = None,
+        search_space: Mapping[str, BaseDistribution] | None = None,
     ) -> None:
         candidates = renamed("TrainingFreeSampler", "candidates", candidates, "candidates_per_trial", candidates_per_trial, 12)
-        self.space = _resolve_space(space)
+        if (model_fn is None) != (search_space is None) or (model_fn is not None and space is not None):
+            raise TenasError(
+                "TrainingFreeSampler takes a space (nb201, darts), or model_fn and search_space for any "
+                "objective; got " + ", ".join(n for n, v in (("space", space), ("model_fn", model_fn),
+                                                             ("search_space", search_space)) if v is not None)
+            )  # fmt: skip
+        if model_fn is not None and strategy != "evolution":
+            raise TenasError(f"with model_fn the sampler's strategy is evolution (pruning needs a supernet), got {strategy!r}")
+        self.space: Any = ParamSpace(search_space) if search_space is not None else _resolve_space(space)
         self.progress = progress
         self.strategy = check_choice("sampler strategy", strategy, SAMPLER_STRATEGIES)
         for name, value in (
@@ -194,13 +212,19 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
         self.population_size, self.tournament_size = population_size, tournament_size
         self._fixed_seed = seed is not None
         self._seed = int(seed) if seed is not None else random.SystemRandom().randrange(2**31)
-        self.codec: ArchCodec = get_codec(self.space)
+        self.codec: Any = self.space if model_fn is not None else get_codec(self.space)
         ind_seed = indicator_seed if indicator_seed is not None else (seed if seed is not None and config is None else None)
+        default = ("ntk", "lr") if model_fn is None else ("naswot",)
         config = scoring_config(
-            config, indicators, ("ntk", "lr"), seed=ind_seed, device=device, dataset=dataset, data_dir=data_dir,
+            config, indicators, default, seed=ind_seed, device=device, dataset=dataset, data_dir=data_dir,
             mode=mode, overrides=overrides,
         )  # fmt: skip
-        self.scorer = TrialScorer(self.space, self.codec, config, cache_dir=cache_dir, use_cache=use_cache)
+        if model_fn is not None:
+            self.scorer: TrialScorer = ModelTrialScorer(model_fn, config, params_of=self.space.params)
+            if not self.space.categorical:  # its one-hot model of the objective needs categories
+                self.surrogate_weight = 0.0
+        else:
+            self.scorer = TrialScorer(self.space, self.codec, config, cache_dir=cache_dir, use_cache=use_cache)
         self.fallback: BaseSampler = fallback if fallback is not None else TPESampler(seed=seed)
         self._lock = threading.RLock()
         self._parsed: dict[str, Key | None] = {}

@@ -180,13 +180,13 @@ class ModelTrialScorer(TrialScorer):
     built into a module by ``model_fn(params)`` and scored by
     :func:`tenas_automl.score_model` (the indicators of :data:`~tenas_automl.model_scoring.MODEL_INDICATORS`)."""
 
-    def __init__(self, model_fn: Any, config: ScoringConfig, **kwargs: Any) -> None:
+    def __init__(self, model_fn: Any, config: ScoringConfig, params_of: Any = dict, **kwargs: Any) -> None:
         from tenas_automl.model_scoring import check_model_indicators
 
         if not callable(model_fn):
             raise TenasError(f"model_fn must be a callable params -> nn.Module, got {type(model_fn).__name__}")
         check_model_indicators(config.members)
-        self.model_fn = model_fn
+        self.model_fn, self.params_of = model_fn, params_of
         super().__init__(None, None, config, use_cache=False, **kwargs)  # type: ignore[arg-type]
         # Values of a user's model are not those of a supernet cell: their own settings keys.
         self.settings_keys = {n: f"model|{k}" for n, k in self.settings_keys.items()}
@@ -195,7 +195,7 @@ class ModelTrialScorer(TrialScorer):
         return self.label(arch)
 
     def label(self, arch: Hashable) -> str:
-        return json.dumps(dict(arch), sort_keys=True, default=str)  # type: ignore[call-overload]
+        return json.dumps(self.params_of(arch), sort_keys=True, default=str)
 
     def _score_new(self, todo: Mapping[Hashable, Hashable]) -> None:
         from tenas_automl.model_scoring import score_model
@@ -205,7 +205,7 @@ class ModelTrialScorer(TrialScorer):
         data = self.config.data_dir
         for key, params in todo.items():
 
-            def model(p: Mapping[str, Any] = params) -> Any:
+            def model(p: Mapping[str, Any] = self.params_of(params)) -> Any:
                 return self.model_fn(dict(p))
 
             model.__name__ = f"model_fn({key})"
