@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tenas_automl.data import ImageData, image_batch, load_data
+from tenas_automl.data import NUM_CLASSES, ImageData, image_batch, load_data
 from tenas_automl.device import resolve_device
 from tenas_automl.errors import TenasError
 from tenas_automl.indicators import get_indicator
@@ -99,6 +99,7 @@ class ModelScorer:
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
         images: torch.Tensor | None = None,
         input_shape: Sequence[int] | None = None,
+        num_classes: int | None = None,
     ) -> None:
         check_model_indicators(names)
         overrides = dict(overrides or {})
@@ -109,6 +110,8 @@ class ModelScorer:
         self._data = data
         self._given = None if images is None else images.detach().float()
         self.input_shape = None if input_shape is None else _check_shape(input_shape)
+        #: Labels drawn for the user's images range over these classes (no dataset is loaded for them).
+        self.num_classes = int(num_classes) if num_classes is not None else NUM_CLASSES[dataset]
         self._images: dict[tuple[Any, ...], tuple[torch.Tensor, torch.Tensor]] = {}
 
     @property
@@ -123,7 +126,7 @@ class ModelScorer:
             seed = derive_seed(self.seed, "images", "train", index)
             if self._given is not None:  # the user's images; labels (for the loss-based indicators) drawn
                 x = _draw(self._given, n, seed).to(self.device)
-                y = torch.as_tensor(np.random.default_rng(seed).integers(0, self.data.num_classes, len(x)))
+                y = torch.as_tensor(np.random.default_rng(seed).integers(0, self.num_classes, len(x)))
             else:
                 x, y = image_batch(self.data, n, seed=seed, split="train", augment=augment, device=self.device)
             if self.input_shape is not None:
@@ -267,9 +270,9 @@ def score_model(
             DataLoader of them.
         input_shape: ``(channels, height, width)`` the model takes; the images
             are resized (and turned grey, or their channels cycled) to it.
-        num_classes: the model's outputs, for the indicators with a loss
-            (default: the dataset's classes; labels are taken modulo the
-            outputs either way).
+        num_classes: the classes of the labels drawn for the user's images
+            (default: the dataset's); labels are taken modulo the model's
+            outputs either way.
         dataset, mode, overrides: as for :func:`tenas_automl.score`.
 
     Tuple, list or dict outputs are read as logits (the last element, or the
@@ -304,9 +307,9 @@ def score_model(
         images = _images_of(data)
     scorer = ModelScorer(
         names, seed=seed, device=device, dataset=dataset, data_dir=data_dir, data=image_data, mode=mode,
-        overrides=overrides, images=images, input_shape=input_shape,
+        overrides=overrides, images=images, input_shape=input_shape, num_classes=num_classes,
     )  # fmt: skip
-    del num_classes  # labels are reduced modulo the model's outputs (see _labels_for)
+    relus: list[bool] = []  # whether the first model built has a ReLU (for the naswot warning)
 
     def checked() -> nn.Module:
         try:
@@ -315,15 +318,16 @@ def score_model(
             raise TenasError(f"the model factory {label!r} raised {type(exc).__name__}: {exc}") from exc
         if not isinstance(net, nn.Module):
             raise TenasError(f"the model factory {label!r} returned a {type(net).__name__}, not an nn.Module")
+        if not relus:
+            relus.append(any("ReLU" in type(m).__name__ for m in net.modules()))
         return net
 
     seconds: dict[str, float] = {}
     values = scorer.score(checked, seconds)
     if "naswot" in names and not math.isfinite(values["naswot"]):
         # NASWOT reads the binary codes of ReLU inputs: without ReLUs there are none.
-        has_relu = any("ReLU" in type(m).__name__ for m in checked().modules())
         logger.warning(
             "naswot of %s is %s%s; it ranks last", label, values["naswot"],
-            "" if has_relu else " because the model has no ReLU (NASWOT counts ReLU activation patterns)",
+            "" if relus and relus[0] else " because the model has no ReLU (NASWOT counts ReLU activation patterns)",
         )  # fmt: skip
     return ScoreResult(label, values, seconds, int(seed), str(scorer.device))

@@ -81,7 +81,7 @@ _WHERE = {
     "training_free_evaluator": "_evaluators",
     "use_json_checkpoints": "_compat",
 }
-#: Submodules that import NNI's NAS stack (model spaces, strategies: torch and lightning).
+#: Submodules that do not need NNI's NAS stack; the others are loaded after ``require_nni``.
 _LIGHT = {"tuner", "config", "_compat"}
 
 if TYPE_CHECKING:
