@@ -4,11 +4,13 @@ The paper indicators score masks of a supernet of one of our spaces. For a
 user's own model (an Optuna objective's CNN, a frozen sample of an NNI model
 space) there is no such supernet, so the indicators that are defined on the
 network itself are computed on the model, with the same helpers and settings
-(batch size, repeats, augmentation) as for our spaces: ``ntk``, ``naswot``
-and the baselines (:data:`MODEL_INDICATORS`). ``lr`` (a one-cell, one-channel
-network on 3x3 crops), ``gen`` (the search cells' parameters) and the
-2023-2025 indicators (which read a supernet's cell features or re-initialise
-it) are defined on a supernet only and raise a one-line error here.
+(batch size, repeats, augmentation, re-initialisation) as for our spaces:
+``ntk``, ``naswot``, the baselines and the 2023-2025 indicators
+(:data:`MODEL_INDICATORS`; AZ-NAS's feature maps as
+:mod:`tenas_automl.indicators.on_models` cuts them). ``lr`` (a one-cell,
+one-channel network on 3x3 crops) and ``gen`` (the search cells' parameters)
+are defined on a supernet only and raise a one-line error here; so do the
+combinations whose members include them (``ensemble``).
 
 Example:
     >>> from torch import nn
@@ -51,6 +53,7 @@ from tenas_automl.indicators.baselines import (
 )
 from tenas_automl.indicators.naswot import log_abs_det, naswot_kernel
 from tenas_automl.indicators.ntk import condition_number, ntk_matrix
+from tenas_automl.indicators.on_models import RECENT_MODEL_INDICATORS, score_recent
 
 if TYPE_CHECKING:
     from tenas_automl.scoring import ScoreResult
@@ -58,12 +61,25 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Indicators computable on any classification model (the others need a supernet of one of our spaces).
-MODEL_INDICATORS: tuple[str, ...] = ("ntk", "naswot", "params", "flops", "synflow", "snip", "grad_norm", "jacov")
+MODEL_INDICATORS: tuple[str, ...] = (
+    "ntk", "naswot", "params", "flops", "synflow", "snip", "grad_norm", "jacov", *RECENT_MODEL_INDICATORS,
+)  # fmt: skip
 
 
 def check_model_indicators(names: Sequence[str]) -> None:
     """Raise :class:`TenasError` for an indicator that needs one of our supernets."""
+    from tenas_automl.indicators.combinations import COMBINATIONS
+
     for name in names:
+        if name in COMBINATIONS:
+            members = COMBINATIONS[name].members
+            usable = all(m in MODEL_INDICATORS for m in members)
+            raise TenasError(
+                f"{name!r} is a combination, ranked within a pool of models: score its members "
+                f"({', '.join(members)}) and rank them together"
+                + (", or give it to TrainingFreeSampler(model_fn=...), which ranks its candidates by it" if usable else
+                   f"; {', '.join(m for m in members if m not in MODEL_INDICATORS)} need(s) a supernet")
+            )  # fmt: skip
         get_indicator(name)  # unknown names: UnknownNameError
         if name not in MODEL_INDICATORS:
             raise TenasError(
@@ -150,6 +166,7 @@ class ModelScorer:
             return models[index]
 
         out: dict[str, float] = {}
+        memo: dict[Any, Any] = {}
         for name, ind in self.indicators.items():
             start = time.perf_counter()
             s = ind.settings
@@ -161,6 +178,9 @@ class ModelScorer:
                     getattr(s, "input_size", None),
                 )  # fmt: skip
                 try:
+                    if name in RECENT_MODEL_INDICATORS:
+                        values.append(self._recent(name, s, model(wi), tuple(x.shape[1:]), wi, di, memo))
+                        continue
                     values.append(self._one(name, model(wi), x, y))
                 except RuntimeError as exc:  # e.g. a model that does not accept the images
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -171,6 +191,17 @@ class ModelScorer:
             if seconds is not None:
                 seconds[name] = time.perf_counter() - start
         return out
+
+    def _recent(self, name: str, s: Any, net: nn.Module, shape: tuple[int, ...], wi: int, di: int, memo: dict[Any, Any]) -> float:
+        augment, size = bool(getattr(s, "augment", False)), getattr(s, "input_size", None)
+
+        def images(n: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+            xs, ys = self._batch(n, index, augment, size)
+            with torch.no_grad():
+                return xs, _labels_for(logits(net, xs[:1]), ys)
+
+        clean = (getattr(s, "mode", None) or self.mode) == "clean"
+        return score_recent(name, s, net, images, shape, seed=self.seed, wi=wi, di=di, clean=clean, memo=memo)  # type: ignore[arg-type]
 
     def _one(self, name: str, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         if name == "ntk":

@@ -37,6 +37,39 @@ def test_an_nb201_cell_as_a_plain_module_scores_what_score_gives() -> None:
     assert got == pytest.approx(expected, rel=1e-9)
 
 
+SMALL_RECENT = {
+    "az_expressivity": {"batch_size": 16}, "az_progressivity": {"batch_size": 16},
+    "az_trainability": {"batch_size": 16}, "zico": {"batch_size": 8},
+    "vkdnw": {"batch_size": 8, "tensors": 8, "layout": "contiguous"}, "meco": {},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_RECENT))
+def test_the_recent_indicators_on_an_nb201_cell_as_a_plain_module_equal_score(name: str) -> None:
+    # Same network, same re-initialisation, same images: the model path must give score()'s value exactly.
+    space = get_space("nb201")
+    arch = space.parse(ARCH)
+    overrides = {name: SMALL_RECENT[name]}
+    expected = score(space, arch, [name], seed=0, device="cpu", overrides=overrides).values[name]
+    ctx = make_context(space, seed=0, device="cpu")
+    net = ctx.network(get_indicator(name, **SMALL_RECENT[name]).settings)
+    net.set_mask(space.arch_to_mask(arch))
+    got = score_model(net, [name], seed=0, device="cpu", overrides=overrides).values[name]
+    assert math.isfinite(expected) and got == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_recent_indicators_on_a_plain_cnn_and_its_blocks() -> None:
+    from tenas_automl.indicators.on_models import block_features
+
+    feats = block_features(cnn(), torch.randn(2, 3, 32, 32))
+    assert [tuple(f.shape[1:]) for f in feats] == [(8, 32, 32), (8, 32, 32)]  # one per conv block, no pooled head
+    names = ["az_expressivity", "az_progressivity", "az_trainability", "vkdnw", "zico", "meco", "swap"]
+    small = {**SMALL_RECENT, "swap": {"repeats": 2}}
+    a = score_model(cnn, names, seed=3, device="cpu", overrides=small).values
+    assert a == score_model(cnn, names, seed=3, device="cpu", overrides=small).values
+    assert all(math.isfinite(v) for v in a.values()), a
+
+
 def test_factories_are_deterministic_and_modules_keep_their_weights() -> None:
     names = ["naswot", "params", "flops", "synflow", "snip", "grad_norm", "jacov", "ntk"]
     small = {"ntk": {"batch_size": 8}, "naswot": {"batch_size": 32}}
@@ -95,6 +128,8 @@ def test_a_model_without_relu_or_batchnorm_scores_and_says_what_means_nothing(ca
 def test_bad_models_and_indicators_get_one_line_errors() -> None:
     with pytest.raises(TenasError, match="needs a supernet.*naswot"):
         score_model(cnn, ["lr"], device="cpu")
+    with pytest.raises(TenasError, match="'gen' needs a supernet"):
+        score_model(cnn, ["zico", "gen"], device="cpu")
     with pytest.raises(TenasError, match="factory 'broken' raised ValueError: no"):
 
         def broken() -> nn.Module:

@@ -52,12 +52,27 @@ def run(
     output: Optional[Path] = typer.Option(None, help="Write the result JSON here (atomically)."),
     plot: Optional[Path] = typer.Option(None, help="Draw the search trajectory to this PNG."),
     engine: str = typer.Option("native", help="native | optuna | nni."),
-    storage: Optional[str] = typer.Option(None, help="Optuna storage URL, e.g. sqlite:///study.db (engine optuna)."),
+    storage: Optional[str] = typer.Option(
+        None,
+        help="Optuna storage (engine optuna): sqlite:///study.db, postgresql+psycopg://user@host/db, or "
+        "journal:PATH (a file on a shared disk). Many workers may share one study: same --study-name, own --seed.",
+    ),
     study_name: Optional[str] = typer.Option(None, help="Optuna study name; rerunning resumes it (engine optuna)."),
     trials: Optional[int] = typer.Option(
         None,
         help="Completed trials the study should have, a rerun adds only the missing ones (engine optuna); "
         "models submitted (engine nni). Default 50.",
+    ),
+    heartbeat: Optional[int] = typer.Option(
+        None,
+        "--heartbeat",
+        help="Seconds between heartbeats of a running trial; 0 turns them off (engine optuna, default 10).",
+    ),
+    grace: Optional[int] = typer.Option(
+        None,
+        "--grace",
+        help="Seconds without heartbeat after which a dead worker's trial is failed and its architecture "
+        "queued again (engine optuna, default 30).",
     ),
     workers: Optional[int] = typer.Option(
         None, help="CPU processes scoring candidates in parallel, same results (default: one per core on CPU)."
@@ -96,6 +111,8 @@ def run(
         study_name=study_name,
         trials=trials,
         plot=plot,
+        heartbeat=heartbeat,
+        grace=grace,
         cache_dir=cache_dir,
         no_cache=no_cache or None,
     )
@@ -111,9 +128,16 @@ def run(
     n_trials = 50 if trials is None else trials
     common: dict[str, Any] = {"mode": mode, "data_dir": None if data_dir is None else str(data_dir)}
     if engine == "optuna":
+        from tenas_automl.integrations.optuna import GRACE_PERIOD_S, HEARTBEAT_INTERVAL_S
+
+        beat = HEARTBEAT_INTERVAL_S if heartbeat is None else (heartbeat or None)
+        if beat is None and grace is not None:
+            raise TenasError(f"--grace {grace} needs the heartbeat, which --heartbeat 0 turns off")
         run_optuna(
             sp, strategy, dataset, names, seed, str(dev), storage, study_name, n_trials, output, quiet, plot,
-            preset=preset, **common,
+            preset=preset, heartbeat_interval=beat,
+            grace_period=None if beat is None else (grace if grace is not None else max(GRACE_PERIOD_S, 3 * beat)),
+            **common,
         )  # fmt: skip
         return
     if engine == "nni":
@@ -184,7 +208,7 @@ def run(
 #: The ``run`` options each engine reads (besides the common ones); the others are refused, not ignored.
 _ENGINE_OPTIONS = {
     "native": ("budget", "workers", "plot", "cache_dir", "no_cache"),
-    "optuna": ("storage", "study_name", "trials", "plot"),
+    "optuna": ("storage", "study_name", "trials", "plot", "heartbeat", "grace"),
     "nni": ("trials", "plot"),
 }
 

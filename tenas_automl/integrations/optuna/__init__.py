@@ -42,6 +42,13 @@ from tenas_automl.integrations.optuna._sampler import (
     _resolve_space,
 )
 from tenas_automl.integrations.optuna._scores import ARCH_ATTR, SCORES_ATTR, SETTINGS_ATTR
+from tenas_automl.integrations.optuna._storage import (
+    GRACE_PERIOD_S,
+    HEARTBEAT_INTERVAL_S,
+    MAX_RETRY,
+    HeartbeatJournalStorage,
+    open_storage,
+)
 from tenas_automl.integrations.optuna._study import (
     STUDY_STRATEGIES,
     benchmark_objective,
@@ -71,6 +78,10 @@ __all__ = [
     "ARCH_ATTR",
     "ERROR_ATTR",
     "FRACTION_BETTER_ATTR",
+    "GRACE_PERIOD_S",
+    "HEARTBEAT_INTERVAL_S",
+    "HeartbeatJournalStorage",
+    "MAX_RETRY",
     "ORIGIN_ATTR",
     "PRUNED_ATTR",
     "SAMPLER_STRATEGIES",
@@ -86,6 +97,7 @@ __all__ = [
     "architecture_params",
     "benchmark_objective",
     "make_sampler",
+    "open_storage",
     "plot_study",
     "run_optuna_study",
     "summarize_study",

@@ -30,6 +30,7 @@ from tenas_automl.integrations.optuna._once import run_once
 from tenas_automl.integrations.optuna._param_space import ParamSpace
 from tenas_automl.integrations.optuna._params import ArchitectureParamError, get_codec
 from tenas_automl.integrations.optuna._scores import ModelTrialScorer, TrialScorer
+from tenas_automl.integrations.optuna._storage import beating
 from tenas_automl.integrations.optuna._view import Key, StudyReader, _View
 from tenas_automl.spaces import Space, get_space
 from tenas_automl.strategies.surrogate import check_weight
@@ -258,11 +259,13 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self.fallback.before_trial(study, trial)
-        fixed = trial.system_attrs.get("fixed_params", {}) or {}
-        if self.codec.has_arch(fixed):
-            # An enqueued architecture never reaches sample_relative: record it here.
+        given = self._given_params(trial)
+        if given is not None:
+            # An enqueued or retried architecture never reaches sample_relative: record it here.
+            origin = "retry" if "failed_trial" in trial.system_attrs else "enqueued"
             try:
-                self._record(study, trial, self.codec.arch(fixed), "enqueued")
+                with beating(study, trial._trial_id):
+                    self._record(study, trial, self.codec.arch(given), origin)
             except BaseException:
                 # Optuna calls this outside the objective's try: without this, an error
                 # or a Ctrl-C here would leave the trial RUNNING in storage for good.
@@ -284,10 +287,10 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
         params = dict(self.fallback.sample_relative(study, trial, other)) if other else {}
         if not any(k in self.codec.distributions for k in search_space):
             return params
-        fixed = trial.system_attrs.get("fixed_params", {}) or {}
-        if self.codec.has_arch(fixed):
-            return params  # enqueued: recorded in before_trial
-        arch = self._propose(study, trial)
+        if self._given_params(trial) is not None:
+            return params  # enqueued or retried: recorded in before_trial
+        with beating(study, trial._trial_id):
+            arch = self._propose(study, trial)
         params.update(self.codec.params(arch))
         return params
 

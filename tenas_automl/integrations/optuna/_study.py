@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -24,9 +23,18 @@ from optuna.trial import TrialState
 
 from tenas_automl._compat import renamed
 from tenas_automl.errors import BenchmarkError, TenasError, check_choice
+from tenas_automl.integrations.optuna._once import run_once
 from tenas_automl.integrations.optuna._params import get_codec, suggest_architecture
 from tenas_automl.integrations.optuna._sampler import TrainingFreeSampler, _resolve_space
 from tenas_automl.integrations.optuna._scores import ATTR_PREFIX, SETTINGS_ATTR
+from tenas_automl.integrations.optuna._storage import (
+    GRACE_PERIOD_S,
+    HEARTBEAT_INTERVAL_S,
+    MAX_RETRY,
+    describe_storage,
+    open_storage,
+    quiet_heartbeat_errors,
+)
 from tenas_automl.scoring import ProgressFn
 from tenas_automl.spaces import Space
 
@@ -71,8 +79,12 @@ def make_sampler(
     mode: str = "paper",
     progress: ProgressFn | None = None,
     candidates_per_trial: int | None = None,
+    indicator_seed: int | None = None,
 ) -> BaseSampler:
-    """The sampler ``run_optuna_study`` uses for ``strategy`` (one of :data:`STUDY_STRATEGIES`)."""
+    """The sampler ``run_optuna_study`` uses for ``strategy`` (one of :data:`STUDY_STRATEGIES`).
+
+    ``seed`` seeds the proposals, and the indicators unless ``indicator_seed`` is given.
+    """
     check_choice("optuna sampler strategy", strategy, STUDY_STRATEGIES)
     candidates = renamed("make_sampler", "candidates", candidates, "candidates_per_trial", candidates_per_trial, None)
     if strategy == "random":
@@ -83,7 +95,7 @@ def make_sampler(
     extra = {} if candidates is None else {"candidates": candidates}
     return TrainingFreeSampler(
         space, strategy, indicators, seed=seed, dataset=dataset, data_dir=data_dir, device=device,
-        overrides=overrides, mode=mode, progress=progress, **extra,
+        overrides=overrides, mode=mode, progress=progress, indicator_seed=indicator_seed, **extra,
     )  # fmt: skip
 
 
@@ -108,24 +120,6 @@ def preset_overrides(
     return merged or None
 
 
-def open_storage(storage: str | optuna.storages.BaseStorage | None) -> optuna.storages.BaseStorage | None:
-    """``storage`` opened (an RDB URL such as ``sqlite:///study.db``), or a TenasError naming it and why not."""
-    if not isinstance(storage, str):
-        return storage
-    try:
-        return optuna.storages.get_storage(storage)
-    except Exception as exc:  # SQLAlchemy's errors for bad URLs, drivers or files have no common base here
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        hint = ""
-        if storage.startswith("sqlite:///"):
-            folder = Path(storage[len("sqlite:///") :]).parent
-            if not folder.is_dir():
-                hint = f" (folder {str(folder)!r} does not exist)"
-        elif "://" not in storage:
-            hint = " (expected a database URL such as sqlite:///study.db)"
-        raise TenasError(f"cannot open the Optuna storage {storage!r}: {reason}{hint}") from None
-
-
 def run_optuna_study(
     space: Space | str,
     *,
@@ -144,21 +138,30 @@ def run_optuna_study(
     mode: str = "paper",
     preset: str | None = None,
     candidates_per_trial: int | None = None,
+    heartbeat_interval: int | None = HEARTBEAT_INTERVAL_S,
+    grace_period: int | None = GRACE_PERIOD_S,
+    max_retry: int | None = MAX_RETRY,
 ) -> optuna.Study:
     """Search ``space`` with Optuna, maximising the NB201 benchmark test accuracy on ``dataset``.
 
     Args:
         space: the space (object or name); it needs a benchmark (NB201).
-        storage: an Optuna storage or URL; None keeps the study in memory.
+        storage: an Optuna storage, an RDB URL (``sqlite:///study.db``,
+            ``postgresql+psycopg://user@host/db``) or ``journal:PATH``; None
+            keeps the study in memory. See :func:`open_storage`.
         study_name: default ``tenas-{space}-{strategy}-{dataset}-seed{seed}``,
-            so that the same command resumes the same study.
+            so that the same command resumes the same study. Workers that
+            share a study name it explicitly, each with its own ``seed``.
         trials: the number of completed (or pruned) trials the study should
             have; an existing study only runs the difference
             (``load_if_exists``). Failed trials, such as one interrupted by
             Ctrl-C, do not count, so rerunning the command replaces them.
         sampler_strategy: ``evolution`` / ``prune`` (:class:`TrainingFreeSampler`),
             ``random`` or ``tpe`` (Optuna's samplers, as baselines).
-        indicators, seed, dataset, device, data_dir, overrides, mode,
+        seed: the seed of this process's proposals; the indicators are
+            scored with the seed of the study's first process, so that every
+            worker reuses the scores stored by the others.
+        indicators, dataset, device, data_dir, overrides, mode,
             candidates: the sampler's settings (``dataset`` is also the benchmark
             column and the indicators' data; ``candidates`` was ``candidates_per_trial``).
         preset: ``prune`` only: the indicator settings of a pruning preset
@@ -169,10 +172,15 @@ def run_optuna_study(
         progress: ``progress(done, total, info)`` after each trial, and during
             the prune sampler's one-off pruning run inside the first trial
             (``info`` ``"TE-NAS pruning 24/54 round 1"`` ...).
+        heartbeat_interval, grace_period, max_retry: the failing and
+            retrying of a dead worker's trials (:func:`open_storage`; RDB and
+            journal storages given by URL).
 
     Raises:
-        TenasError: a space without benchmark, a bad setting, or an existing
-            study created with other settings.
+        TenasError: a space without benchmark, a bad setting, an existing
+            study created with other settings, or a storage that cannot be
+            opened or is lost during the run (its URL named, password hidden;
+            the trials finished before are kept and the same call resumes).
     """
     space = _resolve_space(space)
     check_choice("optuna sampler strategy", sampler_strategy, STUDY_STRATEGIES)
@@ -189,14 +197,16 @@ def run_optuna_study(
 
         # The prune sampler's one-off TE-NAS run takes minutes inside a trial: show it on the same bar.
         pruning = pruning_progress(lambda text: progress(min(done, trials), trials, text))
-    sampler = make_sampler(
-        space, sampler_strategy, indicators=indicators, seed=seed, dataset=dataset, data_dir=data_dir,
-        device=device, overrides=overrides, candidates=candidates, mode=mode,
-        progress=pruning,
-    )  # fmt: skip
-    study = optuna.create_study(
-        storage=open_storage(storage), study_name=name, sampler=sampler, direction="maximize", load_if_exists=True
-    )
+    try:
+        study = optuna.create_study(
+            storage=open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                                 max_retry=max_retry),
+            study_name=name, sampler=RandomSampler(seed=seed), direction="maximize", load_if_exists=True,
+        )  # fmt: skip
+    except TenasError:
+        raise
+    except Exception as exc:
+        raise _storage_error(storage, exc, "cannot create or load the study in") from None
     if study._is_multi_objective() or study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise TenasError(f"study {name!r} exists and does not maximise one objective; choose another study name")
     config = {
@@ -209,13 +219,18 @@ def run_optuna_study(
     if overrides and sampler_strategy in ("evolution", "prune"):
         # Only when set, so studies created without overrides still resume.
         config["overrides"] = {k: dict(v) for k, v in overrides.items()}
-    stored = study._storage.get_study_system_attrs(study._study_id).get(_CONFIG_ATTR)
-    if stored is None:
-        study._storage.set_study_system_attr(study._study_id, _CONFIG_ATTR, config)
-    elif stored != config:
+    # The first worker's settings become the study's; of workers starting together one writes them.
+    stored = run_once(study, _CONFIG_ATTR, lambda: config, lambda doc: isinstance(doc, Mapping), tag=config, poll=0.2)
+    if _identity(stored) != _identity(config):
         raise TenasError(
             f"study {name!r} in this storage was created with {stored}, not {config}; use another study name or the same settings"
         )
+    # Proposals follow this worker's seed; scores the study's, so each worker reuses the others' scores.
+    study.sampler = make_sampler(
+        space, sampler_strategy, indicators=indicators, seed=seed, dataset=dataset, data_dir=data_dir,
+        device=device, overrides=overrides, candidates=candidates, mode=mode, progress=pruning,
+        indicator_seed=int(stored.get("seed", seed)),
+    )  # fmt: skip
     done = len(study.get_trials(deepcopy=False, states=_FINISHED))
     remaining = max(0, trials - done)
     logger.info("study %r: %d trials finished, running %d more", name, done, remaining)
@@ -235,8 +250,40 @@ def run_optuna_study(
     if remaining:
         # Stop at the total even when other processes run trials of the same study.
         stop = optuna.study.MaxTrialsCallback(trials, states=_FINISHED)
-        study.optimize(benchmark_objective(space, dataset), n_trials=remaining, callbacks=[report, stop])
+        try:
+            with quiet_heartbeat_errors():
+                study.optimize(benchmark_objective(space, dataset), n_trials=remaining, callbacks=[report, stop])
+        except Exception as exc:
+            cause = _storage_failure(exc)
+            if cause is None:
+                raise
+            raise _storage_error(storage, cause, "lost the connection to") from None
     return study
+
+
+def _identity(config: Mapping[str, Any]) -> dict[str, Any]:
+    # The seed is each worker's own; the rest must agree for workers to share a study.
+    return {k: v for k, v in config.items() if k != "seed"}
+
+
+def _storage_failure(exc: BaseException | None) -> BaseException | None:
+    """The storage's error in ``exc``'s chain (Optuna may raise another error while handling it), or None."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if type(exc).__module__.split(".")[0] in ("sqlalchemy", "psycopg", "psycopg2", "sqlite3"):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _storage_error(storage: object, exc: BaseException, what: str) -> TenasError:
+    shown = describe_storage(storage) if isinstance(storage, str) else type(storage).__name__
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    return TenasError(
+        f"{what} the Optuna storage {shown!r}: {reason}; the trials finished so far are kept there, "
+        "and the same command resumes the study once the storage is back"
+    )
 
 
 def summarize_study(study: optuna.Study, space: Space | str) -> dict[str, Any]:

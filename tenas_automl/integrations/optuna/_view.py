@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -56,6 +57,15 @@ class StudyReader:
             if key is not None:
                 return key
         return self._parse_claim(trial.user_attrs.get(ARCH_ATTR))
+
+    def _given_params(self, trial: FrozenTrial) -> dict[str, Any] | None:
+        """The architecture parameters fixed before sampling: enqueued, or a dead worker's trial queued again."""
+        fixed = trial.system_attrs.get("fixed_params", {}) or {}
+        if self.codec.has_arch(fixed):
+            return dict(fixed)
+        if self.codec.has_arch(trial.params):  # a retry of a stale trial copies params, not fixed_params
+            return dict(trial.params)
+        return None
 
     def _parse_claim(self, claim: object) -> Key | None:
         """The key of an arch string stored in a trial (memoised), None if absent or invalid."""
