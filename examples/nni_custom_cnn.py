@@ -19,15 +19,19 @@ import dataclasses
 import logging
 import tempfile
 import time
+import warnings
 
 import torch
-from nni.nas.evaluator import FunctionalEvaluator
-from nni.nas.experiment import NasExperiment, NasExperimentConfig
-from nni.nas.nn.pytorch import LayerChoice, ModelSpace, Repeat
 from torch import nn
 
-from tenas_automl.data import ImageData, image_batch, load_data
-from tenas_automl.integrations.nni import IndicatorEvolutionStrategy
+# NNI 3.0 warns on import about module types newer than it: harmless.
+warnings.filterwarnings("ignore", message=".*is found to be not a nn.Module", category=RuntimeWarning)
+from nni.nas.evaluator import FunctionalEvaluator  # noqa: E402
+from nni.nas.experiment import NasExperiment, NasExperimentConfig  # noqa: E402
+from nni.nas.nn.pytorch import LayerChoice, ModelSpace, Repeat  # noqa: E402
+
+from tenas_automl.data import ImageData, image_batch, load_data  # noqa: E402
+from tenas_automl.integrations.nni import IndicatorEvolutionStrategy  # noqa: E402
 
 WIDTH = 16
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from tenas_automl import get_space
@@ -113,3 +114,17 @@ def test_optuna_custom_cnn_example_prunes_before_training() -> None:
     summary = res.stdout.strip().splitlines()[-1]
     trained, pruned = int(summary.split(" trained")[0]), int(summary.split(", ")[1].split(" pruned")[0])
     assert trained + pruned == 6 and pruned >= 1 and "best" in summary
+
+
+def test_nni_custom_cnn_example_trains_only_its_budget(tmp_path: Path) -> None:
+    pytest.importorskip("nni")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)}  # NNI writes ~/nni-experiments
+    res = subprocess.run(
+        [sys.executable, str(EXAMPLES / "nni_custom_cnn.py"), "--budget", "3", "--steps", "2", "--val", "200"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    rows = [ln for ln in lines[1:-1] if ln.split()[0].isdigit()]
+    assert len(rows) == 3 and len({ln.split("  ", 3)[-1] for ln in rows}) == 3  # three distinct samples
+    assert lines[-1].startswith("3 trained") and "RuntimeWarning" not in res.stderr

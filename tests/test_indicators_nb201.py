@@ -32,6 +32,12 @@ SMALL = {
     "jacov": {"width": 4, "cells": 1, "batch_size": 8},
     "snip": {"width": 4, "cells": 1, "batch_size": 8},
     "grad_norm": {"width": 4, "cells": 1, "batch_size": 8},
+    # The 2023-2025 indicators at a fraction of their paper size (their paper settings: test_indicators_recent.py).
+    **{n: {"width": 4, "cells": 1, "batch_size": 8} for n in ("az_expressivity", "az_progressivity", "az_trainability")},
+    "vkdnw": {"width": 4, "cells": 1, "batch_size": 8, "tensors": 16},
+    "zico": {"width": 4, "cells": 1, "batch_size": 8},
+    "meco": {"width": 4, "cells": 1},
+    "swap": {"repeats": 4},
 }
 SEARCH = ("ntk", "lr", "gen", "naswot")
 
