@@ -7,7 +7,8 @@ The space is the one of ``examples/optuna_custom_cnn.py`` written the NNI way:
 (``tenas_automl.score_model``, no training), submits the best-scored ones and
 then mutates the best trained so far, each child the best-scored of a few
 mutants. Only ``--budget`` models are trained (briefly, with SGD on the bundled
-CIFAR-10 sample; the last ``--val`` training images are the validation split).
+CIFAR-10 sample, as in the Optuna example; the last ``--val`` training images
+are the validation split).
 
     python examples/nni_custom_cnn.py --budget 8 --steps 200
 """
@@ -15,7 +16,6 @@ CIFAR-10 sample; the last ``--val`` training images are the validation split).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import tempfile
 import time
@@ -30,7 +30,9 @@ from nni.nas.evaluator import FunctionalEvaluator  # noqa: E402
 from nni.nas.experiment import NasExperiment, NasExperimentConfig  # noqa: E402
 from nni.nas.nn.pytorch import LayerChoice, ModelSpace, Repeat  # noqa: E402
 
-from tenas_automl.data import ImageData, image_batch, load_data  # noqa: E402
+# The same training as the Optuna example's (this folder is on sys.path when run as a script).
+from optuna_custom_cnn import train, validation_split  # noqa: E402
+
 from tenas_automl.integrations.nni import IndicatorEvolutionStrategy  # noqa: E402
 
 WIDTH = 16
@@ -65,24 +67,6 @@ class CNNSpace(ModelSpace):
         return self.head(self.blocks(nn.functional.max_pool2d(self.stem(x), 2)))
 
 
-def train(model: nn.Module, data: ImageData, steps: int, batch: int, seed: int) -> float:
-    """SGD with a cosine schedule; accuracy (%) on the validation split."""
-    torch.manual_seed(seed)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4, nesterov=True)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
-    model.train()
-    for step in range(steps):
-        x, y = image_batch(data, batch, seed=seed * 100_003 + step, augment=True)
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-        sched.step()
-    model.eval()
-    x, y = image_batch(data, len(data.test_images), seed=0, split="test")
-    with torch.no_grad():
-        return 100.0 * (model(x).argmax(1) == y).float().mean().item()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--budget", type=int, default=8, help="models trained")
@@ -93,11 +77,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     logging.getLogger("nni").setLevel(logging.WARNING)
-    full = load_data("cifar10")
-    data = dataclasses.replace(
-        full, train_images=full.train_images[: -args.val], train_labels=full.train_labels[: -args.val],
-        test_images=full.train_images[-args.val :], test_labels=full.train_labels[-args.val :],
-    )  # fmt: skip
+    data = validation_split(args.val)
 
     def evaluate(model: nn.Module) -> float:
         import nni

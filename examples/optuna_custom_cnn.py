@@ -52,6 +52,15 @@ def suggest(trial: optuna.Trial) -> dict:
     }
 
 
+def validation_split(val: int) -> ImageData:
+    """The bundled CIFAR-10 sample, with its last ``val`` training images as the test split."""
+    full = load_data("cifar10")
+    return dataclasses.replace(
+        full, train_images=full.train_images[:-val], train_labels=full.train_labels[:-val],
+        test_images=full.train_images[-val:], test_labels=full.train_labels[-val:],
+    )  # fmt: skip
+
+
 def train(model: nn.Module, data: ImageData, steps: int, batch: int, seed: int) -> float:
     """SGD with a cosine schedule; accuracy (%) on the validation split."""
     torch.manual_seed(seed)
@@ -81,11 +90,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    full = load_data("cifar10")
-    data = dataclasses.replace(
-        full, train_images=full.train_images[: -args.val], train_labels=full.train_labels[: -args.val],
-        test_images=full.train_images[-args.val :], test_labels=full.train_labels[-args.val :],
-    )  # fmt: skip
+    data = validation_split(args.val)
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial)

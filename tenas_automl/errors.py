@@ -8,7 +8,7 @@ catch those keep working.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 
 class TenasError(Exception):
@@ -41,3 +41,13 @@ def check_choice(kind: str, name: str, allowed: Iterable[str]) -> str:
     if name not in allowed:
         raise UnknownNameError(kind, name, allowed)
     return name
+
+
+def key_mismatch(given: Iterable[str], expected: Sequence[str], ignored: Iterable[str] = ()) -> str | None:
+    """``"lacks key 'a' (and 2 more)"`` or ``"has unknown key 'b'"`` for a dict's keys, or None when they match."""
+    given, skip = list(given), set(ignored)
+    missing = [k for k in expected if k not in given]
+    if missing:
+        return f"lacks key {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+    extra = [k for k in given if k not in expected and k not in skip]
+    return f"has unknown key {extra[0]!r}" if extra else None

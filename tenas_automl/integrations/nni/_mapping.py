@@ -25,7 +25,7 @@ import numbers
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-from tenas_automl.errors import InvalidArchitectureError, check_choice
+from tenas_automl.errors import InvalidArchitectureError, check_choice, key_mismatch
 from tenas_automl.integrations.nni.config import edge_ops as _edge_ops
 from tenas_automl.spaces import SPACES, Space, get_space
 
@@ -77,18 +77,9 @@ def nni_op_names(space: Space | str) -> dict[str, str]:
 def _check_keys(sample: Mapping[str, Any], expected: Sequence[str], ignored: Sequence[str], space: str) -> None:
     if not isinstance(sample, Mapping):
         raise InvalidArchitectureError(f"an NNI sample is a dict of label -> choice, got {type(sample).__name__}")
-    missing = [k for k in expected if k not in sample]
-    if missing:
-        raise InvalidArchitectureError(
-            f"NNI sample of {space} lacks key {missing[0]!r}"
-            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-            + f"; expected keys: {', '.join(expected)}"
-        )
-    extra = [k for k in sample if k not in expected and k not in ignored]
-    if extra:
-        raise InvalidArchitectureError(
-            f"NNI sample of {space} has unknown key {extra[0]!r}; expected keys: {', '.join(expected)}"
-        )
+    problem = key_mismatch(sample, expected, ignored)
+    if problem:
+        raise InvalidArchitectureError(f"NNI sample of {space} {problem}; expected keys: {', '.join(expected)}")
 
 
 def to_arch(sample: Mapping[str, Any], space: Space | str) -> Hashable:

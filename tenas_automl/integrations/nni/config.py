@@ -43,7 +43,7 @@ import numpy as np
 import yaml
 
 from tenas_automl._io import atomic_write_text
-from tenas_automl.errors import InvalidArchitectureError, TenasError, check_choice
+from tenas_automl.errors import InvalidArchitectureError, TenasError, check_choice, key_mismatch
 
 if TYPE_CHECKING:
     from tenas_automl.spaces import Space
@@ -120,18 +120,13 @@ def parse_search_space(search_space: Any, space: Space | str = "nb201") -> dict[
             f"an NNI search space is a dict of key -> {{'_type': 'choice', '_value': [...]}}, "
             f"got {type(search_space).__name__}; {hint}"
         )
-    missing = [k for k in full if k not in search_space]
-    if missing:
+    problem = key_mismatch(search_space, full)
+    if problem and problem.startswith("lacks"):
+        raise InvalidSearchSpaceError(f"the {sp.name} search space {problem}; expected keys: {expected}; {hint}")
+    if problem:
         raise InvalidSearchSpaceError(
-            f"the {sp.name} search space lacks key {missing[0]!r}"
-            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-            + f"; expected keys: {expected}; {hint}"
-        )
-    extra = [k for k in search_space if k not in full]
-    if extra:
-        raise InvalidSearchSpaceError(
-            f"the {sp.name} search space has unknown key {extra[0]!r}; the training-free tuner "
-            f"searches the architecture only, with keys: {expected}"
+            f"the {sp.name} search space {problem}; the training-free tuner searches the architecture only, "
+            f"with keys: {expected}"
         )
     allowed: dict[str, tuple[Any, ...]] = {}
     for key, values in full.items():
