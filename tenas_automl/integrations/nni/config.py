@@ -125,8 +125,7 @@ def parse_search_space(search_space: Any, space: Space | str = "nb201") -> dict[
         raise InvalidSearchSpaceError(f"the {sp.name} search space {problem}; expected keys: {expected}; {hint}")
     if problem:
         raise InvalidSearchSpaceError(
-            f"the {sp.name} search space {problem}; the training-free tuner searches the architecture only, "
-            f"with keys: {expected}"
+            f"the {sp.name} search space {problem}; the training-free tuner searches the architecture only, with keys: {expected}"
         )
     allowed: dict[str, tuple[Any, ...]] = {}
     for key, values in full.items():
