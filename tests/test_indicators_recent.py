@@ -162,6 +162,13 @@ def test_new_indicators_score_darts_masks() -> None:
     got = evaluate(space, masks, [*AZ, "zico", "meco"], seed=0, device="cpu", mode="clean")
     for name, values in got.items():
         assert np.isfinite(values).all(), name
+    # AZ-NAS defaults to clean mode on DARTS: in paper mode the 48-channel stem's float32 spectrum is NaN.
+    default = evaluate(space, masks, AZ, seed=0, device="cpu")
+    for name in AZ:
+        np.testing.assert_array_equal(default[name], got[name])
+    forced = evaluate(space, masks[:1], ["az_expressivity"], seed=0, device="cpu",
+                      overrides={"az_expressivity": {"mode": "paper"}})  # fmt: skip
+    assert forced["az_expressivity"][0] == -np.inf
 
 
 def test_log_rank_sum_is_azs_aggregate_and_ranks_failures_last() -> None:

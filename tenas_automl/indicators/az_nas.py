@@ -27,7 +27,9 @@ slightly negative; ``log(p + 1e-8)`` is then NaN and the official code, like
 pools; DARTS's 48-channel stem, which reads 27-value patches, on most draws).
 ``clean`` mode takes the spectrum in float64 with eigenvalues clamped at 0,
 and reports NaN, not -inf, for a feature map that is constant (a cell with
-no path from input to output). Use ``clean`` on DARTS.
+no path from input to output). On DARTS, for which the official code has no
+setting, ``clean`` is the default (``paper`` would score nearly every cell
+-inf); ``overrides={"az_expressivity": {"mode": "paper"}}`` asks for the other.
 
 The three indicators share one computation: scoring any of them for a mask
 scores all three and keeps the other two for the same call.
@@ -159,15 +161,17 @@ class _AzIndicator(Indicator):
     higher_is_better = True
     cost = "low"
     settings_class = AzSettings
-    #: DARTS: the DARTS search network's size (16 channels, 8 cells); no paper setting.
-    space_defaults = {"darts": {"layers": 8}}
+    #: DARTS: the DARTS search network's size (16 channels, 8 cells) and clean mode; no paper setting.
+    space_defaults = {"darts": {"layers": 8, "mode": "clean"}}
+    #: 2: clean mode by default on DARTS (NB201 values unchanged).
+    version = 2
     #: Position of this indicator in :func:`az_scores`'s tuple.
     _index: int
 
     def score_masks(self, space: Space, masks: Sequence[Mask], ctx: Context) -> np.ndarray:
         s = self.effective_settings(space, ctx.data)
         assert isinstance(s, AzSettings)
-        clean = self.resolved_mode(ctx) == "clean"
+        clean = (s.mode or ctx.mode) == "clean"  # the space's default mode counts (DARTS: clean)
         values = np.full((s.repeats, len(masks)), np.nan)
         for r in range(s.repeats):
             wi, di = repeat_indices(s, r)
