@@ -99,7 +99,7 @@ def test_help_and_list(tmp_path: Path) -> None:
         # Options another engine reads are refused, not silently ignored.
         (("run", "--engine", "optuna", "--budget", "10"), "--budget does not apply to --engine optuna"),
         (("run", "--engine", "optuna", "--workers", "2"), "--workers"),
-        (("run", "--engine", "optuna", "--no-cache"), "--no-cache does not apply to --engine optuna"),
+        (("run", "--engine", "nni", "--no-cache"), "--no-cache does not apply to --engine nni"),
         (("cache", "wipe"), "wipe"),
         (
             ("run", "--engine", "nni", "--storage", "sqlite:///x.db", "--study-name", "s"),

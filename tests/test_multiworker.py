@@ -162,8 +162,10 @@ def test_a_killed_workers_trial_is_failed_and_retried(kind: str, request: pytest
 
 def test_two_workers_on_one_journal_file(tmp_path: Path) -> None:
     storage = f"journal:{tmp_path / 'study.log'}"
-    for code, err in _finish([_worker(storage, "j", seed, 10, tmp_path=tmp_path) for seed in (0, 1)]):
+    shared = ("--cache-dir", str(tmp_path / "shared-cache"))  # a score cache on the "shared disk" as well
+    for code, err in _finish([_worker(storage, "j", seed, 10, tmp_path=tmp_path, extra=shared) for seed in (0, 1)]):
         assert code == 0, err
+    assert (tmp_path / "shared-cache" / "scores.sqlite").stat().st_size > 0
     study = optuna.load_study(study_name="j", storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(tmp_path / "study.log"))))  # fmt: skip
     trials = study.get_trials(deepcopy=False)

@@ -80,9 +80,9 @@ def run(
     cache_dir: Optional[Path] = typer.Option(
         None,
         help="Score cache folder (default: ~/.cache/tenas-automl); a rerun or a search resumed after "
-        "Ctrl-C reuses what it holds (engine native).",
+        "Ctrl-C reuses what it holds (engines native and optuna; optuna workers may share one on a shared disk).",
     ),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache (engine native)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache (engines native and optuna)."),
     threads: Optional[int] = THREADS_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
@@ -135,7 +135,8 @@ def run(
             raise TenasError(f"--grace {grace} needs the heartbeat, which --heartbeat 0 turns off")
         run_optuna(
             sp, strategy, dataset, names, seed, str(dev), storage, study_name, n_trials, output, quiet, plot,
-            preset=preset, heartbeat_interval=beat,
+            preset=preset, heartbeat_interval=beat, use_cache=not no_cache,
+            cache_dir=None if cache_dir is None else str(cache_dir),
             grace_period=None if beat is None else (grace if grace is not None else max(GRACE_PERIOD_S, 3 * beat)),
             **common,
         )  # fmt: skip
@@ -208,7 +209,7 @@ def run(
 #: The ``run`` options each engine reads (besides the common ones); the others are refused, not ignored.
 _ENGINE_OPTIONS = {
     "native": ("budget", "workers", "plot", "cache_dir", "no_cache"),
-    "optuna": ("storage", "study_name", "trials", "plot", "heartbeat", "grace"),
+    "optuna": ("storage", "study_name", "trials", "plot", "heartbeat", "grace", "cache_dir", "no_cache"),
     "nni": ("trials", "plot"),
 }
 

@@ -80,6 +80,8 @@ def make_sampler(
     progress: ProgressFn | None = None,
     candidates_per_trial: int | None = None,
     indicator_seed: int | None = None,
+    cache_dir: str | None = None,
+    use_cache: bool = True,
 ) -> BaseSampler:
     """The sampler ``run_optuna_study`` uses for ``strategy`` (one of :data:`STUDY_STRATEGIES`).
 
@@ -95,7 +97,8 @@ def make_sampler(
     extra = {} if candidates is None else {"candidates": candidates}
     return TrainingFreeSampler(
         space, strategy, indicators, seed=seed, dataset=dataset, data_dir=data_dir, device=device,
-        overrides=overrides, mode=mode, progress=progress, indicator_seed=indicator_seed, **extra,
+        overrides=overrides, mode=mode, progress=progress, indicator_seed=indicator_seed, cache_dir=cache_dir,
+        use_cache=use_cache, **extra,
     )  # fmt: skip
 
 
@@ -141,6 +144,8 @@ def run_optuna_study(
     heartbeat_interval: int | None = HEARTBEAT_INTERVAL_S,
     grace_period: int | None = GRACE_PERIOD_S,
     max_retry: int | None = MAX_RETRY,
+    cache_dir: str | None = None,
+    use_cache: bool = True,
 ) -> optuna.Study:
     """Search ``space`` with Optuna, maximising the NB201 benchmark test accuracy on ``dataset``.
 
@@ -172,6 +177,10 @@ def run_optuna_study(
         progress: ``progress(done, total, info)`` after each trial, and during
             the prune sampler's one-off pruning run inside the first trial
             (``info`` ``"TE-NAS pruning 24/54 round 1"`` ...).
+        cache_dir, use_cache: the sampler's on-disk score cache (default
+            folder: :func:`tenas_automl.score_cache.default_cache_dir`); workers
+            on several machines may share one on a shared disk, besides the
+            scores they share through the study.
         heartbeat_interval, grace_period, max_retry: the failing and
             retrying of a dead worker's trials (:func:`open_storage`; RDB and
             journal storages given by URL).
@@ -229,7 +238,7 @@ def run_optuna_study(
     study.sampler = make_sampler(
         space, sampler_strategy, indicators=indicators, seed=seed, dataset=dataset, data_dir=data_dir,
         device=device, overrides=overrides, candidates=candidates, mode=mode, progress=pruning,
-        indicator_seed=int(stored.get("seed", seed)),
+        indicator_seed=int(stored.get("seed", seed)), cache_dir=cache_dir, use_cache=use_cache,
     )  # fmt: skip
     done = len(study.get_trials(deepcopy=False, states=_FINISHED))
     remaining = max(0, trials - done)
