@@ -73,11 +73,12 @@ def run_config(base: str, workers: int, trials: int, heartbeat: int) -> dict:
 
 def storage_overhead(base: str, trials: int, heartbeat: int) -> dict:
     """Milliseconds per trial of the storage alone: Optuna's RandomSampler, an objective that returns at once."""
-    from tenas_automl.integrations.optuna import open_storage
+    from tenas_automl.integrations.optuna import default_grace_period, open_storage
 
     url = f"{base}/o{uuid.uuid4().hex[:10]}"
     _postgres.create_database(url)
-    storage = open_storage(url, heartbeat_interval=heartbeat or None, grace_period=max(30, 3 * heartbeat) if heartbeat else None)
+    grace = default_grace_period(heartbeat) if heartbeat else None
+    storage = open_storage(url, heartbeat_interval=heartbeat or None, grace_period=grace)
     study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
     start = time.perf_counter()
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=trials)

@@ -43,6 +43,12 @@ def check_choice(kind: str, name: str, allowed: Iterable[str]) -> str:
     return name
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, or its type's name when it has none (for one-line errors)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def key_mismatch(given: Iterable[str], expected: Sequence[str], ignored: Iterable[str] = ()) -> str | None:
     """``"lacks key 'a' (and 2 more)"`` or ``"has unknown key 'b'"`` for a dict's keys, or None when they match."""
     given, skip = list(given), set(ignored)

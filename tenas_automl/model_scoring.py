@@ -39,7 +39,7 @@ from torch import nn
 
 from tenas_automl.data import NUM_CLASSES, ImageData, image_batch, load_data
 from tenas_automl.device import resolve_device
-from tenas_automl.errors import TenasError
+from tenas_automl.errors import TenasError, first_line
 from tenas_automl.indicators import get_indicator
 from tenas_automl.indicators._nn import batch_jacobian, is_constant, logits, weight_parameters
 from tenas_automl.indicators.base import Indicator, derive_seed, repeat_indices
@@ -183,9 +183,8 @@ class ModelScorer:
                         continue
                     values.append(self._one(name, model(wi), x, y))
                 except RuntimeError as exc:  # e.g. a model that does not accept the images
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                     raise TenasError(
-                        f"indicator {name!r} could not run on the model with inputs of shape {tuple(x.shape)}: {first}"
+                        f"indicator {name!r} could not run on the model with inputs of shape {tuple(x.shape)}: {first_line(exc)}"
                     ) from exc
             out[name] = float(np.mean(values)) if values else math.nan
             if seconds is not None:

@@ -128,7 +128,7 @@ def run(
     n_trials = 50 if trials is None else trials
     common: dict[str, Any] = {"mode": mode, "data_dir": None if data_dir is None else str(data_dir)}
     if engine == "optuna":
-        from tenas_automl.integrations.optuna import GRACE_PERIOD_S, HEARTBEAT_INTERVAL_S
+        from tenas_automl.integrations.optuna import HEARTBEAT_INTERVAL_S, default_grace_period
 
         beat = HEARTBEAT_INTERVAL_S if heartbeat is None else (heartbeat or None)
         if beat is None and grace is not None:
@@ -137,7 +137,7 @@ def run(
             sp, strategy, dataset, names, seed, str(dev), storage, study_name, n_trials, output, quiet, plot,
             preset=preset, heartbeat_interval=beat, use_cache=not no_cache,
             cache_dir=None if cache_dir is None else str(cache_dir),
-            grace_period=None if beat is None else (grace if grace is not None else max(GRACE_PERIOD_S, 3 * beat)),
+            grace_period=None if beat is None else (grace if grace is not None else default_grace_period(beat)),
             **common,
         )  # fmt: skip
         return

@@ -55,7 +55,7 @@ def score(
         None,
         help="Score your own model instead: MODULE:FACTORY or FILE.py:FACTORY, a zero-argument function "
         "returning an nn.Module (indicators that work on any model: naswot, ntk, params, flops, synflow, "
-        "snip, grad_norm, jacov).",
+        "snip, grad_norm, jacov, az_expressivity, az_progressivity, az_trainability, vkdnw, zico, meco, swap).",
     ),
     input_shape: Optional[str] = typer.Option(
         None, help="With --model: C,H,W of the model's input (default: the dataset's images, 3,32,32)."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -33,6 +34,15 @@ def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if isinstance(out, (tuple, list)):
         out = out[-1]
     return out.reshape(out.shape[0], -1)
+
+
+def reinitialised_copy(model: nn.Module, init: Callable[[nn.Module], None], seed: int) -> nn.Module:
+    """A deep copy of ``model`` re-initialised by ``init`` under torch seed ``seed`` (global RNG untouched), in train mode."""
+    net = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        init(net)
+    return net.train()
 
 
 def weight_parameters(model: nn.Module, allowed: set[int] | None = None) -> list[nn.Parameter]:

@@ -37,7 +37,6 @@ scores all three and keeps the other two for the same call.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tenas_automl.errors import check_choice
+from tenas_automl.indicators._nn import reinitialised_copy
 from tenas_automl.indicators.base import INITS, Context, Indicator, NetSettings, derive_seed, repeat_indices
 from tenas_automl.spaces.base import Mask, Space, Supernet
 
@@ -213,11 +213,7 @@ def initialised_network(ctx: Context, s: NetSettings, init: str, wi: int) -> Sup
     config = tuple(sorted(s.net_kwargs(ctx.data.num_classes).items()))
 
     def make() -> Supernet:
-        net = copy.deepcopy(base)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(ctx.seed, "kaiming", wi))
-            kaiming_fan_in_init(net)
-        return net.train()
+        return reinitialised_copy(base, kaiming_fan_in_init, derive_seed(ctx.seed, "kaiming", wi))  # type: ignore[return-value]
 
     return ctx.memo(("kaiming-network", config, wi), make)
 

@@ -17,7 +17,6 @@ ResNet, every conv-BN-ReLU of a plain ``nn.Sequential``.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from typing import Any
@@ -25,11 +24,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from tenas_automl.indicators._nn import reinitialised_copy
 from tenas_automl.indicators.az_nas import az_scores, kaiming_fan_in_init
 from tenas_automl.indicators.base import derive_seed
 from tenas_automl.indicators.meco import meco_score
-from tenas_automl.indicators.swap import gaussian_init, swap_score
-from tenas_automl.indicators.vkdnw import vkdnw_score
+from tenas_automl.indicators.swap import gaussian_init, regularised_swap, swap_score
+from tenas_automl.indicators.vkdnw import vkdnw_score, vkdnw_value
 from tenas_automl.indicators.zico import zico_score
 
 AZ_PARTS = ("az_expressivity", "az_progressivity", "az_trainability")
@@ -99,12 +99,14 @@ def block_features(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     return _BlockFeatures(model).features(x)
 
 
-def _reinitialised(model: nn.Module, init: Callable[[nn.Module], None], seed: int) -> nn.Module:
-    net = copy.deepcopy(model)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        init(net)
-    return net.train()
+def _kaiming(model: nn.Module, s: Any, seed: int, wi: int, memo: dict[Any, Any]) -> nn.Module:
+    """The Kaiming-normal fan-in copy of weights ``wi`` (or the model itself), shared by AZ-NAS and VKDNW."""
+    if s.init == "default":
+        return model
+    key = ("kaiming", wi)
+    if key not in memo:
+        memo[key] = reinitialised_copy(model, kaiming_fan_in_init, derive_seed(seed, "kaiming", wi))
+    return memo[key]
 
 
 def _randn(shape: tuple[int, ...], seed: int, device: torch.device) -> torch.Tensor:
@@ -126,14 +128,15 @@ def score_recent(
 ) -> float:
     """One repeat (weights ``wi``, data ``di``) of indicator ``name`` on ``model`` (not modified).
 
-    ``memo`` shares AZ-NAS's three scores of one (wi, di) between its three indicators.
+    ``memo`` shares, within one model's scoring, AZ-NAS's three scores of one
+    (wi, di) between its three indicators and the Kaiming copy between AZ-NAS and VKDNW.
     """
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     s = settings
     if name in AZ_PARTS:
         key = ("az", wi, di)
         if key not in memo:
-            net = _reinitialised(model, kaiming_fan_in_init, derive_seed(seed, "kaiming", wi)) if s.init != "default" else model
+            net = _kaiming(model, s, seed, wi, memo)
             if s.input == "images":
                 x = images(s.batch_size, di)[0]
             else:
@@ -142,10 +145,8 @@ def score_recent(
             memo[key] = az_scores(_BlockFeatures(net), x, gen, clean)
         return float(memo[key][AZ_PARTS.index(name)])
     if name == "vkdnw":
-        net = _reinitialised(model, kaiming_fan_in_init, derive_seed(seed, "kaiming", wi)) if s.init != "default" else model
         x = _randn((s.batch_size, *input_shape), derive_seed(seed, "randn", di), device)
-        count, entropy = vkdnw_score(net, x, s.tensors, s.p, clean)
-        return count + entropy / 10 if math.isfinite(entropy) else math.nan
+        return vkdnw_value(*vkdnw_score(_kaiming(model, s, seed, wi, memo), x, s.tensors, s.p, clean))
     if name == "zico":
         x, y = images(s.batch_size * s.batches, di)
         value, constant = zico_score(model, list(zip(x.split(s.batch_size), y.split(s.batch_size))))
@@ -153,9 +154,9 @@ def score_recent(
     if name == "meco":
         return float(meco_score(model, images(s.batch_size, di)[0], clean)[0])
     if name == "swap":
-        net = _reinitialised(model, gaussian_init, derive_seed(seed, "gaussian", wi))
+        net = reinitialised_copy(model, gaussian_init, derive_seed(seed, "gaussian", wi))
         count, params = swap_score(net, images(s.batch_size, 0)[0], count_params=s.mu is not None)
-        return count * (1.0 if s.mu is None else math.exp(-((params - s.mu) ** 2) / float(s.sigma)))
+        return regularised_swap(count, params, s)
     raise KeyError(name)
 
 

@@ -97,6 +97,11 @@ def swap_score(model: nn.Module, x: torch.Tensor, count_params: bool = True) -> 
     return count_distinct(units), params
 
 
+def regularised_swap(count: int, params: float, s: SwapSettings) -> float:
+    """SWAP-Score ``count`` times the Gaussian size factor around ``s.mu`` (1 when the regularisation is off)."""
+    return count * (1.0 if s.mu is None else math.exp(-((params - s.mu) ** 2) / float(s.sigma)))
+
+
 class Swap(Indicator):
     """SWAP-Score: distinct sample-wise ReLU patterns, optionally size-regularised (ICLR 2024); higher is better."""
 
@@ -118,8 +123,7 @@ class Swap(Indicator):
             for k, mask in enumerate(masks):
                 net.set_mask(mask)
                 count, params = swap_score(net, x, count_params=s.mu is not None)
-                factor = 1.0 if s.mu is None else math.exp(-((params - s.mu) ** 2) / float(s.sigma))
-                values[r, k] = count * factor
+                values[r, k] = regularised_swap(count, params, s)
         return values.mean(0)
 
     @staticmethod

@@ -253,6 +253,11 @@ def vkdnw_score(model: nn.Module, x: torch.Tensor, tensors: int, p: int, clean: 
         model.train(was_training)
 
 
+def vkdnw_value(count: int, entropy: float) -> float:
+    """VKDNW's single number: parameter tensors + entropy / 10 (NaN when the entropy is not finite)."""
+    return count + entropy / 10 if math.isfinite(entropy) else math.nan
+
+
 class Vkdnw(Indicator):
     """VKDNW: (parameter tensors, entropy of the Fisher spectrum's deciles) as tensors + H/10 (CVPR 2025); higher is better."""
 
@@ -275,5 +280,5 @@ class Vkdnw(Indicator):
             for k, mask in enumerate(masks):
                 net.set_mask(mask)
                 count, entropy = vkdnw_score(net, x, s.tensors, s.p, clean)
-                values[r, k] = count + entropy / 10 if math.isfinite(entropy) else math.nan
+                values[r, k] = vkdnw_value(count, entropy)
         return values.mean(0)

@@ -47,6 +47,7 @@ from tenas_automl.integrations.optuna._storage import (
     HEARTBEAT_INTERVAL_S,
     MAX_RETRY,
     HeartbeatJournalStorage,
+    default_grace_period,
     open_storage,
 )
 from tenas_automl.integrations.optuna._study import (
@@ -96,6 +97,7 @@ __all__ = [
     "architecture_from_params",
     "architecture_params",
     "benchmark_objective",
+    "default_grace_period",
     "make_sampler",
     "open_storage",
     "plot_study",

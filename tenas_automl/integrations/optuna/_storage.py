@@ -41,7 +41,7 @@ from optuna.storages._heartbeat import BaseHeartbeat, get_heartbeat_thread, is_h
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from tenas_automl.errors import TenasError
+from tenas_automl.errors import TenasError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,11 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
 
     def get_heartbeat_stale_trial_callback(self) -> Callable[[optuna.Study, FrozenTrial], None] | None:
         return self._stale_callback
+
+
+def default_grace_period(heartbeat_interval: int) -> int:
+    """The grace period for ``heartbeat_interval``: :data:`GRACE_PERIOD_S`, or three beats when they are sparser."""
+    return max(GRACE_PERIOD_S, 3 * heartbeat_interval)
 
 
 def _check_heartbeat(heartbeat_interval: int | None, grace_period: int | None, max_retry: int | None) -> None:
@@ -205,8 +210,7 @@ def open_storage(
                 heartbeat_stale_trial_callback=retry,
             )  # fmt: skip
         except Exception as exc:  # a file that is not a journal, no permission, ...
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise TenasError(f"cannot open the Optuna storage {storage!r}: {reason}") from None
+            raise TenasError(f"cannot open the Optuna storage {storage!r}: {first_line(exc)}") from None
     if "://" not in storage:
         raise TenasError(
             f"cannot open the Optuna storage {storage!r}: expected a database URL such as sqlite:///study.db "
@@ -228,8 +232,7 @@ def open_storage(
                 logger.debug("another worker is creating the tables of %s; retrying", shown)
                 time.sleep(random.uniform(0.1, 0.5) * (attempt + 1))
                 continue
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise TenasError(f"cannot open the Optuna storage {shown!r}: {reason}{_hint(url, exc)}") from None
+            raise TenasError(f"cannot open the Optuna storage {shown!r}: {first_line(exc)}{_hint(url, exc)}") from None
     raise AssertionError("unreachable")
 
 
@@ -279,6 +282,7 @@ __all__ = [
     "MAX_RETRY",
     "HeartbeatJournalStorage",
     "beating",
+    "default_grace_period",
     "describe_storage",
     "open_storage",
     "quiet_heartbeat_errors",

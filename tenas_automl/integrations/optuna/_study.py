@@ -22,7 +22,7 @@ from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import TrialState
 
 from tenas_automl._compat import renamed
-from tenas_automl.errors import BenchmarkError, TenasError, check_choice
+from tenas_automl.errors import BenchmarkError, TenasError, check_choice, first_line
 from tenas_automl.integrations.optuna._once import run_once
 from tenas_automl.integrations.optuna._params import get_codec, suggest_architecture
 from tenas_automl.integrations.optuna._sampler import TrainingFreeSampler, _resolve_space
@@ -288,9 +288,8 @@ def _storage_failure(exc: BaseException | None) -> BaseException | None:
 def _storage_error(storage: object, exc: BaseException, what: str) -> TenasError:
     shown = describe_storage(storage) if isinstance(storage, str) else type(storage).__name__
     orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
-    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
     return TenasError(
-        f"{what} the Optuna storage {shown!r}: {reason}; the trials finished so far are kept there, "
+        f"{what} the Optuna storage {shown!r}: {first_line(orig)}; the trials finished so far are kept there, "
         "and the same command resumes the study once the storage is back"
     )
 
