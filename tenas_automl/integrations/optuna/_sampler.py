@@ -287,8 +287,12 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
         params = dict(self.fallback.sample_relative(study, trial, other)) if other else {}
         if not any(k in self.codec.distributions for k in search_space):
             return params
-        if self._given_params(trial) is not None:
-            return params  # enqueued or retried: recorded in before_trial
+        given = self._given_params(trial)
+        if given is not None:
+            # Enqueued or retried (recorded in before_trial): Optuna prefers fixed and stored
+            # parameters to these; a retry of a claim alone has only these.
+            params.update(given)
+            return params
         with beating(study, trial._trial_id):
             arch = self._propose(study, trial)
         params.update(self.codec.params(arch))

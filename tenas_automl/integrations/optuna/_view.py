@@ -65,6 +65,12 @@ class StudyReader:
             return dict(fixed)
         if self.codec.has_arch(trial.params):  # a retry of a stale trial copies params, not fixed_params
             return dict(trial.params)
+        if "failed_trial" in trial.system_attrs:
+            # A worker killed inside ask() had claimed an architecture but set no parameters yet;
+            # the retry copied the claim with the user attributes.
+            key = self._parse_claim(trial.user_attrs.get(ARCH_ATTR))
+            if key is not None:
+                return dict(self.codec.params(self.codec.arch_of_key(key)))
         return None
 
     def _parse_claim(self, claim: object) -> Key | None:
