@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import os
@@ -269,6 +270,21 @@ def _images_of(data: Any) -> torch.Tensor:
     if x.ndim != 4:
         raise TenasError(f"images must have shape (N, C, H, W), got {tuple(x.shape)}")
     return x.float()
+
+
+def score_params(model_fn: Callable[[dict[str, Any]], nn.Module], params: Mapping[str, Any], config: Any) -> dict[str, float]:
+    """The indicator values of ``model_fn(params)`` under a :class:`~tenas_automl.config.ScoringConfig`
+    (its members; its data folder as the images): one candidate of a search over a user's parameters."""
+    kwargs = config.evaluate_kwargs()
+    data = kwargs.pop("data_dir")
+    given = dict(params)
+
+    def model() -> nn.Module:
+        return model_fn(dict(given))
+
+    model.__name__ = f"model_fn({json.dumps(given, sort_keys=True, default=str)})"
+    result = score_model(model, config.members, data=data, **kwargs)
+    return {n: float(result.values[n]) for n in config.members}
 
 
 def score_model(

@@ -12,13 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import runpy
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,6 +24,7 @@ import yaml
 pytest.importorskip("nni")
 
 import nni  # noqa: E402
+from _nnictl import experiment, nnictl, nnictl_env  # noqa: E402
 
 from tenas_automl.errors import TenasError, UnknownNameError  # noqa: E402
 from tenas_automl.indicators import rank_sum  # noqa: E402
@@ -294,113 +290,17 @@ def test_training_free_tuner_alias_in_nni_module() -> None:
 
 # -- real nnictl -------------------------------------------------------------------
 
-#: nnictl 3.0 imports pkg_resources, which setuptools 82 removed. Where it is
-#: missing, the nnictl subprocess gets this stand-in (nnictl only asks it for NNI's version).
-PKG_RESOURCES_SHIM = """
-import importlib.metadata as _metadata
-
-
-class ResolutionError(Exception):
-    pass
-
-
-class DistributionNotFound(ResolutionError):
-    pass
-
-
-class _Distribution:
-    def __init__(self, name):
-        try:
-            self.version = _metadata.version(name)
-        except _metadata.PackageNotFoundError as exc:
-            raise DistributionNotFound(name) from exc
-        self.project_name = name
-
-
-def get_distribution(name):
-    return _Distribution(name)
-"""
-
-
-def _nnictl_env(tmp_path: Path) -> dict[str, str]:
-    env = {**os.environ, "HOME": str(tmp_path / "home"), "NNI_CONFIG_DIR": str(tmp_path / "nni-config")}
-    (tmp_path / "home").mkdir(exist_ok=True)
-    import importlib.util
-
-    if importlib.util.find_spec("pkg_resources") is None:
-        shim = tmp_path / "shim"
-        shim.mkdir(exist_ok=True)
-        (shim / "pkg_resources.py").write_text(PKG_RESOURCES_SHIM)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(shim), env.get("PYTHONPATH", "")) if p)
-    return env
-
-
-def _nnictl(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    script = Path(sys.executable).with_name("nnictl")
-    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "nni.tools.nnictl.nnictl"]
-    return subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"  # a zombie has exited; only its parent's bookkeeping is left
-
-
-def _processes_in(root: Path, extra: list[int]) -> list[int]:
-    """Live processes working under ``root`` (dispatcher, trials), plus ``extra`` pids still alive."""
-    found = [pid for pid in extra if _alive(pid)]
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cwd = Path(os.readlink(proc / "cwd"))
-        except OSError:
-            continue
-        if cwd.is_relative_to(root) and _alive(int(proc.name)):
-            found.append(int(proc.name))
-    return sorted(set(found))
-
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="checks leftover processes through /proc")
 def test_nnictl_experiment_end_to_end(tmp_path: Path) -> None:
-    from nni.experiment import Experiment
-
-    env = _nnictl_env(tmp_path)
     exp_root = tmp_path / "nni-experiments"
     paths = write_nni_config(
         "nb201", tmp_path / "exp", benchmark=True, trials=4, concurrency=2, seed=0,
         tuner_args={"population_size": 8, "candidates": 4}, python=sys.executable, experiment_dir=exp_root,
     )  # fmt: skip
-    port = _free_port()
-    exp_id, manager_pid, leftovers = None, None, []
-    try:
-        created = _nnictl(["create", "--config", str(paths["config"]), "--port", str(port)], env)
-        assert created.returncode == 0, created.stdout + created.stderr
-        manifest = json.loads((tmp_path / "home" / "nni-experiments" / ".experiment").read_text())
-        ((exp_id, info),) = manifest.items()
-        manager_pid = int(info["pid"])
-
-        exp = Experiment.connect(port)
-        log = exp_root / exp_id / "log" / "dispatcher.log"
-        deadline = time.monotonic() + 300
-        while (status := exp.get_status()) not in ("DONE", "ERROR", "STOPPED") and time.monotonic() < deadline:
-            if log.is_file() and "ERROR (" in log.read_text():  # NNI 3.0 stays RUNNING when the tuner fails
-                break
-            time.sleep(2)
-        manager = (exp_root / exp_id / "log" / "nnimanager.log").read_text()
-        errors = "\n".join(line for line in manager.splitlines() if "ERROR" in line)
-        assert status == "DONE", f"status {status}; {errors}\ndispatcher log:\n{log.read_text()[-3000:]}"
-
-        trials = exp.list_trial_jobs()
+    with experiment(paths["config"], tmp_path, exp_root) as done:
+        assert done.status == "DONE", f"status {done.status}; {done.errors}\ndispatcher log:\n{done.dispatcher_log[-3000:]}"
+        trials = done.trials
         assert len(trials) == 4 and all(t.status == "SUCCEEDED" for t in trials)
         archs = [arch_from_params(t.hyperParameters[0].parameters, NB201) for t in trials]
         assert len({NB201.unique_str(a) for a in archs}) == 4
@@ -409,32 +309,20 @@ def test_nnictl_experiment_end_to_end(tmp_path: Path) -> None:
         reported = Counter(round(t.finalMetricData[0].data, 6) for t in trials)
         assert reported == Counter(round(float(NB201.benchmark_accuracy(a, "cifar10")), 6) for a in archs)
         # The tuner received all four results, each paired with its own architecture.
-        state = json.loads((exp_root / exp_id / "checkpoint" / CHECKPOINT_FILE).read_text())
+        state = json.loads((done.folder / "checkpoint" / CHECKPOINT_FILE).read_text())
         assert [r["status"] for r in state["results"]] == ["succeeded"] * 4
         for row in state["results"]:
             assert row["metric"] == pytest.approx(NB201.benchmark_accuracy(row["arch"], "cifar10"))
-    finally:
-        if exp_id is not None:
-            _nnictl(["stop", exp_id], env)
-        extra = [manager_pid] if manager_pid else []
-        deadline = time.monotonic() + 60
-        while (leftovers := _processes_in(tmp_path, extra)) and time.monotonic() < deadline:
-            time.sleep(1)
-        for pid in leftovers:  # only processes this test started
-            os.kill(pid, signal.SIGKILL)
-        if manager_pid and _alive(manager_pid):
-            os.killpg(manager_pid, signal.SIGKILL)  # the manager leads its own process group
-    assert not leftovers, f"processes left after nnictl stop: {leftovers}"
 
 
 def test_nnictl_algo_register(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`nnictl algo register` makes the tuner a named one (`tuner: {name: TrainingFree}`)."""
     from nni.tools.package_utils.tuner_factory import create_builtin_class_instance
 
-    env = _nnictl_env(tmp_path)
+    env = nnictl_env(tmp_path)
     meta = tmp_path / "meta.yml"
     meta.write_text(f"algoType: tuner\nbuiltinName: TrainingFree\nclassName: {TUNER_CLASS}\n")
-    done = _nnictl(["algo", "register", "--meta", str(meta)], env)
+    done = nnictl(["algo", "register", "--meta", str(meta)], env)
     assert done.returncode == 0 and "registered" in done.stdout, done.stdout + done.stderr
     monkeypatch.setenv("NNI_CONFIG_DIR", env["NNI_CONFIG_DIR"])
     tuner = create_builtin_class_instance("TrainingFree", {**CHEAP, "population_size": 4}, "tuners")

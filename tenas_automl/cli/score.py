@@ -159,32 +159,10 @@ def _score_row(space: Any, res: Any, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def load_factory(spec: str) -> Any:
-    """The callable ``MODULE:NAME`` or ``FILE.py:NAME`` names (a one-line error otherwise)."""
-    import importlib
-    import importlib.util
+    """The callable ``MODULE:FACTORY`` or ``FILE.py:FACTORY`` names (a one-line error otherwise)."""
+    from tenas_automl._loading import load_callable
 
-    where, sep, name = spec.rpartition(":")
-    if not sep or not where or not name:
-        raise TenasError(f"--model {spec!r}: expected MODULE:FACTORY or FILE.py:FACTORY")
-    try:
-        if where.endswith(".py"):
-            path = Path(where)
-            if not path.is_file():
-                raise TenasError(f"--model {spec!r}: file {where!r} does not exist")
-            module_spec = importlib.util.spec_from_file_location(path.stem, path)
-            assert module_spec is not None and module_spec.loader is not None
-            module = importlib.util.module_from_spec(module_spec)
-            module_spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(where)
-    except TenasError:
-        raise
-    except Exception as exc:  # the user's code: any failure is theirs to see, in one line
-        raise TenasError(f"--model {spec!r}: importing {where!r} failed: {type(exc).__name__}: {exc}") from exc
-    factory = getattr(module, name, None)
-    if not callable(factory):
-        raise TenasError(f"--model {spec!r}: {where!r} has no callable {name!r}")
-    return factory
+    return load_callable(spec, "--model", "FACTORY")
 
 
 def _score_model(

@@ -20,6 +20,7 @@ import numpy as np
 
 from tenas_automl.errors import TenasError
 from tenas_automl.integrations.nni.config import arch_from_params, params_from_arch
+from tenas_automl.spaces.params import ParamSpace
 from tenas_automl.strategies.selection import distinct_draws, pick_best, tournament
 
 if TYPE_CHECKING:
@@ -65,8 +66,12 @@ class TrialRecord:
 class TunerSearch:
     """The tuner's search, over the attributes the tuner sets up."""
 
-    space: Space
-    choices: Choices
+    space: Space | ParamSpace
+    choices: Choices | ParamChoices
+    #: Parameters <-> architecture (:class:`SpaceCodec` or the :class:`ParamSpace` itself).
+    codec: SpaceCodec | ParamSpace
+    #: With ``model_fn``: builds the model of a parameter dict.
+    model_fn: Any
     config: ScoringConfig
     strategy: str
     optimize_mode: str
@@ -117,8 +122,8 @@ class TunerSearch:
         self._ready()
         if state.get("format") != _FORMAT:
             raise TenasError(f"not a TrainingFreeTuner checkpoint (format {state.get('format')!r})")
-        if state.get("space") != self.space.name:
-            raise TenasError(f"the checkpoint is of space {state.get('space')!r}, not {self.space.name!r}")
+        if state.get("space") != self.space_name:
+            raise TenasError(f"the checkpoint is of space {state.get('space')!r}, not {self.space_name!r}")
         self.rng.bit_generator.state = state["rng"]
         self.results = [record_of(r) for r in state.get("results", [])]
         self.tried = set(state.get("tried", []))
@@ -171,24 +176,24 @@ class TunerSearch:
         return children
 
     def _fresh_mutations(self, parent: Hashable) -> list[Hashable]:
-        params = params_from_arch(parent, self.space)
+        params = self.codec.params(parent)
 
         def mutant() -> Hashable | None:
             child = self.choices.mutate(params, self.rng)
-            return None if child is None else arch_from_params(child, self.space)
+            return None if child is None else self.codec.arch(child)
 
         return distinct_draws(mutant, self.candidates, tries=_RANDOM_TRIES, key=self._key, accept=self._is_fresh)
 
     def _fresh_samples(self, n: int) -> list[Hashable]:
         out = distinct_draws(
-            lambda: arch_from_params(self.choices.sample(self.rng), self.space), n, tries=_RANDOM_TRIES * n,
+            lambda: self.codec.arch(self.choices.sample(self.rng)), n, tries=_RANDOM_TRIES * n,
             key=self._key, accept=lambda a: self._key(a) not in self.tried,
         )  # fmt: skip
         if len(out) >= n:
             return out
         # Draws keep hitting tried architectures: list what is left, if the space is small.
         if self.choices.size() <= _ENUMERATE_LIMIT:
-            listed = (arch_from_params(p, self.space) for p in self.choices.enumerate())
+            listed = (self.codec.arch(p) for p in self.choices.enumerate())
             seen = {self._key(a) for a in out}
             out += distinct_draws(
                 lambda: next(listed, None), n - len(out), tries=self.choices.size(), key=self._key,
@@ -197,34 +202,53 @@ class TunerSearch:
         return out
 
     def _is_fresh(self, arch: Hashable) -> bool:
-        return self._key(arch) not in self.tried and self.choices.contains(params_from_arch(arch, self.space))
+        return self._key(arch) not in self.tried and self.choices.contains(self.codec.params(arch))
 
     def _key(self, arch: Hashable) -> str:
         """Dedup key (:meth:`~tenas_automl.spaces.Space.dedup_key`): NB201 cells up to isomorphism, DARTS
-        genotypes up to pair order."""
+        genotypes up to pair order, a model's parameters as JSON."""
         return self.space.dedup_key(arch)
 
     # -- indicators and metrics ----------------------------------------------------
     def _score(self, archs: Sequence[Hashable]) -> list[dict[str, float]]:
         """Indicator values of ``archs``; uncached ones are scored in one call."""
-        from tenas_automl.indicators.runner import make_context, score_in_context
 
         names = [self.space.format(a) for a in archs]
         todo = list(dict.fromkeys(n for n in names if n not in self.scores))
         if todo:
-            if self._context is None:  # built once: seeded networks and batches are reused
-                if self.threads is not None:
-                    import torch
+            if self.threads is not None and self._context is None:
+                import torch
 
-                    torch.set_num_threads(self.threads)
-                kwargs = self.config.evaluate_kwargs()
-                del kwargs["overrides"]  # applied to the indicator objects
-                self._context = make_context(self.space, **kwargs)
-            masks = [self.space.arch_to_mask(self.space.parse(n)) for n in todo]
-            values = {ind.name: score_in_context(self._context, ind, masks) for ind in self._indicator_objs}
-            for i, n in enumerate(todo):
-                self.scores[n] = {k: float(v[i]) for k, v in values.items()}
+                torch.set_num_threads(self.threads)
+            self.scores.update(self._score_models(todo) if self.model_fn is not None else self._score_cells(todo))
         return [self.scores[n] for n in names]
+
+    def _score_cells(self, todo: Sequence[str]) -> dict[str, dict[str, float]]:
+        from tenas_automl.indicators.runner import make_context, score_in_context
+
+        if self._context is None:  # built once: seeded networks and batches are reused
+            kwargs = self.config.evaluate_kwargs()
+            del kwargs["overrides"]  # applied to the indicator objects
+            self._context = make_context(self.space, **kwargs)
+        masks = [self.space.arch_to_mask(self.space.parse(n)) for n in todo]  # type: ignore[union-attr]
+        values = {ind.name: score_in_context(self._context, ind, masks) for ind in self._indicator_objs}
+        return {n: {k: float(v[i]) for k, v in values.items()} for i, n in enumerate(todo)}
+
+    def _score_models(self, todo: Sequence[str]) -> dict[str, dict[str, float]]:
+        """Each candidate's ``model_fn(params)`` scored by :func:`~tenas_automl.model_scoring.score_params`;
+        one that cannot be built or scored gets NaN (it ranks last), with a warning naming it."""
+        from tenas_automl.model_scoring import score_params
+
+        self._context = True
+        out = {}
+        for n in todo:
+            params = self.codec.params(self.space.parse(n))
+            try:
+                out[n] = score_params(self.model_fn, params, self.config)
+            except TenasError as exc:
+                logger.warning("candidate %s could not be scored (it ranks last): %s", n, exc)
+                out[n] = {k: math.nan for k in self.indicators}
+        return out
 
     def _argbest(self, rows: Sequence[Mapping[str, float]]) -> int:
         """Best by the indicators' rank sum (TE-NAS) or the combination named, ties to the first;
@@ -237,6 +261,43 @@ class TunerSearch:
     def _signed(self, record: TrialRecord) -> float:
         assert record.metric is not None
         return record.metric if self.optimize_mode == "maximize" else -record.metric
+
+
+@dataclass(frozen=True)
+class SpaceCodec:
+    """NNI parameters <-> architectures of a :class:`~tenas_automl.spaces.Space`."""
+
+    space: Space
+
+    def params(self, arch: Hashable) -> dict[str, Any]:
+        return params_from_arch(arch, self.space)
+
+    def arch(self, params: Mapping[str, Any]) -> Hashable:
+        return arch_from_params(params, self.space)
+
+
+@dataclass(frozen=True)
+class ParamChoices:
+    """A :class:`ParamSpace` seen as the tuner's choices: draws and mutations as parameter dicts."""
+
+    space: ParamSpace
+
+    def contains(self, params: Mapping[str, Any]) -> bool:
+        return self.space.contains(params)
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        return self.space.params(self.space.sample(rng))
+
+    def mutate(self, params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any] | None:
+        arch = self.space.arch(params)
+        child = self.space.mutate(arch, rng)
+        return None if child == arch else self.space.params(child)
+
+    def size(self) -> int | float:
+        return self.space.size()
+
+    def enumerate(self) -> Any:
+        return (self.space.params(v) for v in self.space.enumerate())
 
 
 def json_float(v: float | None) -> float | None:

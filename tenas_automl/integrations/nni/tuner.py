@@ -9,7 +9,11 @@
       classArgs: {space: nb201, indicators: [ntk, lr], seed: 0}
 
 The search space is the one :mod:`tenas_automl.integrations.nni.config`
-writes (one ``choice`` per NB201 edge, or per DARTS op and input). Every
+writes (one ``choice`` per NB201 edge, or per DARTS op and input), or, with
+``model_fn`` (``classArgs: {model_fn: "cnn_space:build"}``), any flat NNI
+search space of the user's own model family: each candidate is
+``model_fn(params)`` scored by :func:`tenas_automl.score_model`
+(see ``docs/nni_yaml.md``). Every
 proposal is scored without training on the NNI manager's machine, so only
 promising architectures reach the (expensive) trials:
 
@@ -57,7 +61,7 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,17 +77,14 @@ from tenas_automl.integrations.nni._tuner_search import (
     OPTIMIZE_MODES,
     SCORING_PRESETS,
     STRATEGIES,
+    ParamChoices,
+    SpaceCodec,
     TrialRecord,
     TunerSearch,
     positive,
 )
-from tenas_automl.integrations.nni.config import (
-    Choices,
-    arch_from_params,
-    choices_for,
-    params_from_arch,
-    parse_search_space,
-)
+from tenas_automl.integrations.nni.config import Choices, choices_for, parse_search_space
+from tenas_automl.spaces.params import ParamSpace, from_nni_search_space
 
 if TYPE_CHECKING:
     from tenas_automl.spaces import Space
@@ -97,11 +98,12 @@ class TrainingFreeTuner(TunerSearch, Tuner):
     """NNI tuner proposing architectures ranked by training-free indicators.
 
     Args:
-        space: ``"nb201"`` or ``"darts"``; the search space must match it.
+        space: ``"nb201"`` (default) or ``"darts"``; the search space must match it.
         strategy: ``"evolution"`` (metric-driven aging evolution whose children
             are filtered by indicators) or ``"random"`` (best of ``candidates``
             random architectures by indicators).
-        indicators: indicator names; their rank sum (TE-NAS) orders candidates. A combination
+        indicators: indicator names (default ``ntk, lr``; ``naswot`` with ``model_fn``); their rank
+            sum (TE-NAS) orders candidates. A combination
             (``ensemble``, ``az``) is scored by its members and orders them by its log-rank sum.
         seed: seeds proposals and the indicators' weights and batches.
         population_size: size of the initial indicator-scored pool and of the aging
@@ -116,6 +118,9 @@ class TrainingFreeTuner(TunerSearch, Tuner):
         overrides: per-indicator settings on top of the preset, e.g. ``{"ntk": {"batch_size": 32}}``.
         dataset, data_dir: images the indicators see (default: the bundled CIFAR-10 sample).
         checkpoint_dir: where the state file goes (default: NNI's checkpoint folder).
+        model_fn: instead of a space, ``params -> nn.Module`` for any flat NNI search space: a
+            callable, or ``"MODULE:NAME"`` / ``"FILE.py:NAME"`` (YAML). Default indicator ``naswot``;
+            a candidate that cannot be built or scored ranks last.
         threads: torch CPU threads for scoring (``torch.set_num_threads``; None
             leaves torch's default). One by default: the tuner shares the
             manager's machine with local trials, and idle OpenMP workers of the
@@ -124,9 +129,9 @@ class TrainingFreeTuner(TunerSearch, Tuner):
 
     def __init__(
         self,
-        space: str = "nb201",
+        space: str | None = None,
         strategy: str = "evolution",
-        indicators: Sequence[str] | str = ("ntk", "lr"),
+        indicators: Sequence[str] | str | None = None,
         seed: int = 0,
         population_size: int | None = None,
         candidates: int = 8,
@@ -140,11 +145,21 @@ class TrainingFreeTuner(TunerSearch, Tuner):
         data_dir: str | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         threads: int | None = 1,
+        model_fn: str | Callable[[dict[str, Any]], Any] | None = None,
         population: int | None = None,
         tournament: int | None = None,
     ) -> None:
         super().__init__()
-        self.space_name = str(space)
+        if model_fn is not None and space is not None:
+            raise TenasError(f"TrainingFreeTuner takes a space ({space!r}) or a model_fn, not both")
+        self._model_fn_given = model_fn
+        self.model_fn = None
+        if model_fn is None:
+            self.space_name = "nb201" if space is None else str(space)
+        else:
+            self.space_name = "model_fn:" + (model_fn if isinstance(model_fn, str) else _qualname(model_fn))
+        if indicators is None:
+            indicators = ("ntk", "lr") if model_fn is None else ("naswot",)
         self.strategy = check_choice("tuner strategy", strategy, STRATEGIES)
         self.optimize_mode = check_choice("optimize_mode", optimize_mode, OPTIMIZE_MODES)
         self.scoring = check_choice("scoring preset", scoring, SCORING_PRESETS)
@@ -196,7 +211,10 @@ class TrainingFreeTuner(TunerSearch, Tuner):
         from tenas_automl.indicators.runner import resolve_indicators
         from tenas_automl.spaces import SPACES, get_space
 
-        self.space: Space = get_space(check_choice("space", self.space_name, SPACES))
+        if self._model_fn_given is None:
+            self.space: Space | ParamSpace = get_space(check_choice("space", self.space_name, SPACES))
+            self.codec: SpaceCodec | ParamSpace = SpaceCodec(self.space)
+            self.choices: Choices | ParamChoices = Choices(choices_for(self.space))
         given = ScoringConfig(
             self.indicators, seed=self.seed, device=self.device, dataset=self.dataset, data_dir=self.data_dir,
             mode=self.mode, overrides=self._given_overrides,
@@ -210,8 +228,20 @@ class TrainingFreeTuner(TunerSearch, Tuner):
         self.higher_is_better = self.config.higher_is_better
         self._indicator_objs = resolve_indicators(self.indicators, self.overrides)
         #: Identifies how indicator values were computed (checkpointed values are reused only if equal).
-        self.settings_key = json.dumps([self.space.name, self.config.cache_key()])
-        self.choices = Choices(choices_for(self.space))
+        self.settings_key = json.dumps([self.space_name, self.config.cache_key()])
+        if self._model_fn_given is not None:
+            self.model_fn = self._load_model_fn()
+
+    def _load_model_fn(self) -> Callable[[dict[str, Any]], Any]:
+        from tenas_automl._loading import load_callable
+        from tenas_automl.model_scoring import check_model_indicators
+
+        given = self._model_fn_given
+        fn = load_callable(given, "model_fn") if isinstance(given, str) else given
+        if not callable(fn):
+            raise TenasError(f"model_fn must be a callable params -> nn.Module or 'MODULE:NAME', got {type(fn).__name__}")
+        check_model_indicators(self.config.members)
+        return fn  # type: ignore[no-any-return]
 
     def _setup_guarded(self) -> None:
         try:
@@ -230,15 +260,21 @@ class TrainingFreeTuner(TunerSearch, Tuner):
         """Validate ``search_space`` (see :mod:`~tenas_automl.integrations.nni.config`) and restrict proposals to it."""
         self._ready()
         with self._lock:
-            self.choices = Choices(parse_search_space(search_space, self.space))
-        logger.info("search space of %s with %d keys accepted", self.space.name, len(self.choices.allowed))
+            if self.model_fn is None:
+                self.choices = Choices(parse_search_space(search_space, self.space))  # type: ignore[arg-type]
+            else:  # the user's parameters: any flat NNI search space
+                self.space = self.codec = from_nni_search_space(search_space)
+                self.choices = ParamChoices(self.space)
+        logger.info("search space of %s with %d keys accepted", self.space_name, len(search_space))
 
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> dict[str, Any]:
         """Propose the next architecture's parameters (raises ``nni.NoMoreTrialError`` when none is left)."""
         self._ready()
+        if not hasattr(self, "space"):
+            raise TenasError("with model_fn the tuner needs NNI's search space first (update_search_space)")
         with self._lock:
             arch = self._propose()
-            record = TrialRecord(self.space.format(arch), params_from_arch(arch, self.space), parameter_id=parameter_id)
+            record = TrialRecord(self.space.format(arch), self.codec.params(arch), parameter_id=parameter_id)
             self.pending[parameter_id] = record
             self.tried.add(self._key(arch))
             self._save()
@@ -272,7 +308,7 @@ class TrainingFreeTuner(TunerSearch, Tuner):
                 record = self._ended.pop(parameter_id)
             else:  # a customised trial
                 try:
-                    arch = arch_from_params(parameters, self.space)
+                    arch = self.codec.arch(parameters)
                 except ValueError as exc:
                     logger.warning("ignoring the result of trial %s: %s", parameter_id, exc)
                     return
@@ -309,7 +345,7 @@ class TrainingFreeTuner(TunerSearch, Tuner):
             added = 0
             for entry in data:
                 try:
-                    arch = arch_from_params(entry["parameter"], self.space)
+                    arch = self.codec.arch(entry["parameter"])
                     metric = float(extract_scalar_reward(entry["value"]))
                 except (KeyError, TypeError, ValueError, RuntimeError) as exc:
                     logger.warning("import_data: skipping %r (%s)", entry, exc)
@@ -318,7 +354,7 @@ class TrainingFreeTuner(TunerSearch, Tuner):
                 if (job and job in known_jobs) or (arch_str, metric) in known:
                     continue
                 status = "succeeded" if math.isfinite(metric) else "failed"
-                params = params_from_arch(arch, self.space)
+                params = self.codec.params(arch)
                 self.results.append(TrialRecord(arch_str, params, metric, status, None, job))
                 self.tried.add(self._key(arch))
                 known.add((arch_str, metric))
@@ -355,6 +391,10 @@ class TrainingFreeTuner(TunerSearch, Tuner):
             atomic_write_text(path, json.dumps(self.state_dict(), indent=1, allow_nan=False) + "\n")
         except OSError as exc:  # losing a checkpoint must not stop the experiment
             logger.warning("could not write the tuner checkpoint %s: %s", path, exc)
+
+
+def _qualname(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', type(fn).__name__)}"
 
 
 __all__ = ["CHECKPOINT_FILE", "SCORING_PRESETS", "STRATEGIES", "TrainingFreeTuner", "TrialRecord"]

@@ -198,17 +198,8 @@ class ModelTrialScorer(TrialScorer):
         return json.dumps(self.params_of(arch), sort_keys=True, default=str)
 
     def _score_new(self, todo: Mapping[Hashable, Hashable]) -> None:
-        from tenas_automl.model_scoring import score_model
+        from tenas_automl.model_scoring import score_params
 
-        kwargs = self.config.evaluate_kwargs()
-        del kwargs["data_dir"]
-        data = self.config.data_dir
         for key, params in todo.items():
-
-            def model(p: Mapping[str, Any] = self.params_of(params)) -> Any:
-                return self.model_fn(dict(p))
-
-            model.__name__ = f"model_fn({key})"
-            result = score_model(model, self.indicators, data=data, **kwargs)
-            self._cache[key] = {n: float(result.values[n]) for n in self.indicators}
+            self._cache[key] = score_params(self.model_fn, self.params_of(params), self.config)
             self.evaluations += 1
