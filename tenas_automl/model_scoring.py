@@ -52,6 +52,7 @@ from tenas_automl.indicators.baselines import (
     snip_score,
     synflow_score,
 )
+from tenas_automl.indicators.gen import centred_one_hot, kernel_regression_error
 from tenas_automl.indicators.naswot import log_abs_det, naswot_kernel
 from tenas_automl.indicators.ntk import condition_number, ntk_matrix
 from tenas_automl.indicators.on_models import RECENT_MODEL_INDICATORS, score_recent
@@ -63,7 +64,7 @@ logger = logging.getLogger(__name__)
 
 #: Indicators computable on any classification model (the others need a supernet of one of our spaces).
 MODEL_INDICATORS: tuple[str, ...] = (
-    "ntk", "naswot", "params", "flops", "synflow", "snip", "grad_norm", "jacov", *RECENT_MODEL_INDICATORS,
+    "ntk", "gen", "naswot", "params", "flops", "synflow", "snip", "grad_norm", "jacov", *RECENT_MODEL_INDICATORS,
 )  # fmt: skip
 
 
@@ -82,6 +83,13 @@ def check_model_indicators(names: Sequence[str]) -> None:
                    f"; {', '.join(m for m in members if m not in MODEL_INDICATORS)} need(s) a supernet")
             )  # fmt: skip
         get_indicator(name)  # unknown names: UnknownNameError
+        if name == "lr":
+            raise TenasError(
+                "indicator 'lr' needs a supernet of a tenas-automl space (nb201, darts): it counts the linear "
+                "regions of TE-NAS's 1-channel thin network on 3x3 crops; on a model of its own nearly every image "
+                "is a region of its own, so the count is the number of images for every model. Indicators that "
+                f"work on any model: {', '.join(MODEL_INDICATORS)}"
+            )
         if name not in MODEL_INDICATORS:
             raise TenasError(
                 f"indicator {name!r} needs a supernet of a tenas-automl space (nb201, darts; NNI's "
@@ -137,15 +145,17 @@ class ModelScorer:
             self._data = load_data(self.dataset, self.data_dir)
         return self._data
 
-    def _batch(self, n: int, index: int, augment: bool, input_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-        key = (n, index, augment, input_size)
+    def _batch(
+        self, n: int, index: int, augment: bool, input_size: int | None, split: str = "train"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (n, index, augment, input_size, split)
         if key not in self._images:
-            seed = derive_seed(self.seed, "images", "train", index)
+            seed = derive_seed(self.seed, "images", split, index)
             if self._given is not None:  # the user's images; labels (for the loss-based indicators) drawn
                 x = _draw(self._given, n, seed).to(self.device)
                 y = torch.as_tensor(np.random.default_rng(seed).integers(0, self.num_classes, len(x)))
             else:
-                x, y = image_batch(self.data, n, seed=seed, split="train", augment=augment, device=self.device)
+                x, y = image_batch(self.data, n, seed=seed, split=split, augment=augment, device=self.device)
             if self.input_shape is not None:
                 x = _reshape(x, self.input_shape)
             elif input_size is not None and x.shape[-1] != input_size:
@@ -182,6 +192,10 @@ class ModelScorer:
                     if name in RECENT_MODEL_INDICATORS:
                         values.append(self._recent(name, s, model(wi), tuple(x.shape[1:]), wi, di, memo))
                         continue
+                    if name == "gen":
+                        t, ty = self._batch(int(s.test_batch_size), di, False, getattr(s, "input_size", None), "test")
+                        values.append(self._gen(model(wi), x, y, t, ty))
+                        continue
                     values.append(self._one(name, model(wi), x, y))
                 except RuntimeError as exc:  # e.g. a model that does not accept the images
                     raise TenasError(
@@ -202,6 +216,18 @@ class ModelScorer:
 
         clean = (getattr(s, "mode", None) or self.mode) == "clean"
         return score_recent(name, s, net, images, shape, seed=self.seed, wi=wi, di=di, clean=clean, memo=memo)  # type: ignore[arg-type]
+
+    def _gen(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor, ty: torch.Tensor) -> float:
+        """TEG-NAS's G on all of the model's weights: NTK regression of the labels of ``t`` from those of ``x``."""
+        params = weight_parameters(net)
+        jx, out = batch_jacobian(net, x, params)
+        if is_constant(out) or jx.shape[1] < jx.shape[0]:
+            return math.nan  # no path input -> output, or fewer weights than images (singular kernel)
+        jt, _ = batch_jacobian(net, t, params)
+        classes = out.shape[1]
+        jx64, jt64 = jx.to(torch.float64), jt.to(torch.float64)
+        y_x, y_t = centred_one_hot(_labels_for(out, y), classes), centred_one_hot(_labels_for(out, ty), classes)
+        return kernel_regression_error(jx64 @ jx64.T, jt64 @ jx64.T, y_x, y_t)
 
     def _one(self, name: str, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         if name == "ntk":
@@ -326,7 +352,10 @@ def score_model(
     fails on the images raises a one-line :class:`TenasError`; NaN values
     (a constant output) are returned as NaN. ``naswot`` needs ReLUs (it reads
     their activation codes; without any it is -inf, with a warning); ``snip``
-    and ``grad_norm`` use a cross-entropy loss on the logits.
+    and ``grad_norm`` use a cross-entropy loss on the logits; ``ntk`` and
+    ``gen`` differentiate all of the model's weights (``gen`` regresses the
+    labels of held-out images: the dataset's test split, or other draws of the
+    user's images).
     """
     from tenas_automl.config import parse_indicators
     from tenas_automl.scoring import ScoreResult

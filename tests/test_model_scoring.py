@@ -71,8 +71,8 @@ def test_the_recent_indicators_on_a_plain_cnn_and_its_blocks() -> None:
 
 
 def test_factories_are_deterministic_and_modules_keep_their_weights() -> None:
-    names = ["naswot", "params", "flops", "synflow", "snip", "grad_norm", "jacov", "ntk"]
-    small = {"ntk": {"batch_size": 8}, "naswot": {"batch_size": 32}}
+    names = ["naswot", "params", "flops", "synflow", "snip", "grad_norm", "jacov", "ntk", "gen"]
+    small = {"ntk": {"batch_size": 8}, "naswot": {"batch_size": 32}, "gen": {"batch_size": 8, "test_batch_size": 8}}
     a = score_model(cnn, names, seed=1, device="cpu", overrides=small)
     b = score_model(cnn, names, seed=1, device="cpu", overrides=small)
     assert a.values == b.values and all(math.isfinite(v) for v in a.values.values())
@@ -84,6 +84,24 @@ def test_factories_are_deterministic_and_modules_keep_their_weights() -> None:
     first = score_model(module, ["naswot", "snip"], seed=1, device="cpu", overrides=small)
     assert score_model(module, ["naswot", "snip"], seed=1, device="cpu", overrides=small).values == first.values
     assert all(torch.equal(p, q) for p, q in zip(before, module.parameters()))  # scored on a copy
+
+
+def test_gen_of_a_linear_model_is_its_kernel_regression_error() -> None:
+    # f(x) = W x: every output's gradient wrt W is x, so Theta = 10 X X^T and G is the error of
+    # regressing the test labels on the training ones with the Gram kernel of the images.
+    from tenas_automl.model_scoring import ModelScorer
+
+    linear = lambda: nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10, bias=False))  # noqa: E731
+    got = score_model(linear, ["gen"], seed=4, device="cpu", overrides={"gen": {"repeats": 1}}).values["gen"]
+    scorer = ModelScorer(["gen"], seed=4, device="cpu")
+    x, y = scorer._batch(64, 0, True, None)
+    t, ty = scorer._batch(64, 0, False, None, "test")
+    X, T = x.flatten(1).double(), t.flatten(1).double()
+    one_hot = lambda v: torch.eye(10, dtype=torch.float64)[v] - torch.eye(10, dtype=torch.float64)[v].mean(0)  # noqa: E731
+    predicted = T @ X.T @ torch.linalg.solve(X @ X.T, one_hot(y))
+    expected = float(((predicted - one_hot(ty)) ** 2).sum(1).mean())
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert not torch.equal(x, t)  # held-out images, not the training batch again
 
 
 class TupleOut(nn.Module):
@@ -128,8 +146,8 @@ def test_a_model_without_relu_or_batchnorm_scores_and_says_what_means_nothing(ca
 def test_bad_models_and_indicators_get_one_line_errors() -> None:
     with pytest.raises(TenasError, match="needs a supernet.*naswot"):
         score_model(cnn, ["lr"], device="cpu")
-    with pytest.raises(TenasError, match="'gen' needs a supernet"):
-        score_model(cnn, ["zico", "gen"], device="cpu")
+    with pytest.raises(TenasError, match="'lr' needs a supernet.*every image is a region of its own"):
+        score_model(cnn, ["zico", "lr"], device="cpu")
     with pytest.raises(TenasError, match="factory 'broken' raised ValueError: no"):
 
         def broken() -> nn.Module:
