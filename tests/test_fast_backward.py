@@ -92,3 +92,48 @@ def test_ntk_loop_with_fast_backward_equals_autograd_on_the_pruning_supernet(lay
     if layout == "contiguous":  # the plain reference: autograd, one backward per sample
         torch.testing.assert_close(fast, per_sample_jacobian(net, x, params), rtol=1e-4, atol=1e-5 * scale)
     assert not any("forward" in m.__dict__ for m in net.modules())
+
+
+@pytest.mark.parametrize("shape", [(8, 16, 32, 32), (4, 8, 7, 9), (3, 3, 5, 5), (2, 12, 1, 1)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fast_pools_keep_values_and_gradients_bit_for_bit(shape: tuple[int, ...], channels_last: bool) -> None:
+    from tenas_automl.indicators._backward import fast_pools
+
+    pool = nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False), nn.Tanh())
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    g = torch.randn(*shape, generator=torch.Generator().manual_seed(2))
+
+    def run() -> tuple[torch.Tensor, torch.Tensor]:
+        xi = x.detach().clone().requires_grad_(True)
+        out = pool(xi)
+        (grad,) = torch.autograd.grad(out, xi, g)
+        return out, grad
+
+    expected = run()
+    with fast_pools(pool) as switched:
+        got = run()
+    assert switched == 1 and "forward" not in pool[0].__dict__
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def test_synflow_network_is_prepared_once_and_gives_the_same_values() -> None:
+    from tenas_automl.indicators.az_nas import initialised_network
+    from tenas_automl.indicators.baselines import synflow_score
+
+    space = get_space("nb201")
+    ctx = make_context(space, seed=0, device="cpu")
+    ind = get_indicator("synflow")
+    archs = [space.parse(a) for a in (
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+        "|avg_pool_3x3~0|+|nor_conv_1x1~0|none~1|+|nor_conv_3x3~0|skip_connect~1|nor_conv_1x1~2|",
+    )]  # fmt: skip
+    masks = [space.arch_to_mask(a) for a in archs]
+    got = ind.score_masks(space, masks, ctx)
+    s = ind.effective_settings(space, ctx.data)
+    net = initialised_network(ctx, s, s.init, 0)
+    x, _ = ctx.images(s.batch_size, index=0, augment=s.augment, input_size=s.input_size)
+    for mask, value in zip(masks, got):
+        net.set_mask(mask)
+        assert value == synflow_score(net, x.shape[1:])  # a fresh copy per mask, as before

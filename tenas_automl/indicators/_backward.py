@@ -97,12 +97,28 @@ def _window_sum3(t: torch.Tensor) -> torch.Tensor:
     return rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]
 
 
+#: Channels from which the 3x3 pool's contiguous input goes through the channels-last kernel.
+_CHANNELS_LAST_POOL = 8
+
+
+def _avg_pool3x3(x: torch.Tensor) -> torch.Tensor:
+    """``F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)``, the same values bit for bit.
+
+    On CPU the channels-last kernel is several times faster than the
+    contiguous one from 8 channels on (below, the copies to and from that
+    layout cost more than they save).
+    """
+    if x.device.type == "cpu" and x.dim() == 4 and x.shape[1] >= _CHANNELS_LAST_POOL and x.is_contiguous():
+        return F.avg_pool2d(x.contiguous(memory_format=torch.channels_last), 3, 1, 1, count_include_pad=False).contiguous()
+    return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+
+
 class _AvgPool3x3(torch.autograd.Function):
     """3x3 average pool, stride 1, padding 1, padding not counted (NB201/DARTS ``avg_pool_3x3``)."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        out = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+        out = _avg_pool3x3(x)
         ones = torch.ones((1, 1, *x.shape[-2:]), dtype=x.dtype, device=x.device)
         ctx.save_for_backward(_window_sum3(ones).reciprocal())
         ctx.channels_last = is_channels_last(x)
@@ -114,6 +130,39 @@ class _AvgPool3x3(torch.autograd.Function):
         # The windows are symmetric, so the adjoint sums grad/count over the same windows.
         (inv_count,) = ctx.saved_tensors
         return _like(_window_sum3(grad * inv_count), ctx.channels_last)
+
+
+def _raster_window_sum3(t: torch.Tensor) -> torch.Tensor:
+    """Sum over each 3x3 window (zero padding), adding the nine shifted copies in raster order:
+    the order in which PyTorch's contiguous CPU ``avg_pool2d_backward`` accumulates each input's
+    gradient, so the result equals that kernel's bit for bit."""
+    h, w = t.shape[-2:]
+    p = F.pad(t, (1, 1, 1, 1))
+    out = p[..., 0:h, 0:w] + p[..., 0:h, 1 : w + 1]
+    for a, b in ((0, 2), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)):
+        out += p[..., a : a + h, b : b + w]
+    return out
+
+
+class _AvgPool3x3Exact(torch.autograd.Function):
+    """The 3x3 pool with faster CPU kernels whose values and gradients are bit for bit those of
+    ``nn.AvgPool2d`` (forward: :func:`_avg_pool3x3`; backward: each output's gradient divided by
+    its window's count, then :func:`_raster_window_sum3`, as the contiguous kernel does)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ones = torch.ones((1, 1, *x.shape[-2:]), dtype=x.dtype, device=x.device)
+        ctx.save_for_backward(x if is_channels_last(x) or x.device.type != "cpu" else None, _window_sum3(ones))
+        return _avg_pool3x3(x)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        x, count = ctx.saved_tensors
+        if x is not None:  # not a contiguous CPU tensor: the kernel itself
+            grad = grad.contiguous(memory_format=torch.channels_last) if is_channels_last(x) else grad.contiguous()
+            return torch.ops.aten.avg_pool2d_backward(grad, x, [3, 3], [1, 1], [1, 1], False, False, None)
+        return _raster_window_sum3(grad.contiguous() / count)
 
 
 class _AvgPool2x2(torch.autograd.Function):
@@ -149,27 +198,48 @@ def _pool_function(m: nn.AvgPool2d) -> type[torch.autograd.Function] | None:
     return None
 
 
-@contextmanager
-def fast_backward(model: nn.Module) -> Iterator[int]:
-    """Within the block, ``model``'s BatchNorm2d and supported pools use the faster backward.
+def _is_pool3x3(m: nn.Module) -> bool:
+    return isinstance(m, nn.AvgPool2d) and _pool_function(m) is _AvgPool3x3
 
-    Yields the number of modules switched; everything is restored on exit.
-    Meant for the per-sample Jacobian loop on CPU; forward values are
-    unchanged, gradients equal up to float summation order.
-    """
+
+@contextmanager
+def _switched(model: nn.Module, forward_of: Any) -> Iterator[int]:
+    """Within the block, each module ``m`` of ``model`` with ``forward_of(m)`` not None runs that forward."""
     switched: list[nn.Module] = []
     for m in model.modules():
         if "forward" in m.__dict__:
             continue  # already switched (nested use) or patched by someone else
-        if isinstance(m, nn.BatchNorm2d):
-            m.forward = _batch_norm_forward(m)  # type: ignore[method-assign]
-        elif isinstance(m, nn.AvgPool2d) and (fn := _pool_function(m)) is not None:
-            m.forward = fn.apply  # type: ignore[method-assign]
-        else:
+        forward = forward_of(m)
+        if forward is None:
             continue
+        m.forward = forward  # type: ignore[method-assign]
         switched.append(m)
     try:
         yield len(switched)
     finally:
         for m in switched:
             del m.forward
+
+
+def _fast_forward_of(m: nn.Module) -> Any:
+    if isinstance(m, nn.BatchNorm2d):
+        return _batch_norm_forward(m)
+    if isinstance(m, nn.AvgPool2d) and (fn := _pool_function(m)) is not None:
+        return fn.apply
+    return None
+
+
+def fast_backward(model: nn.Module) -> Any:
+    """Within the block, ``model``'s BatchNorm2d and supported pools use the faster backward.
+
+    Yields the number of modules switched; everything is restored on exit.
+    Meant for the per-sample Jacobian loop on CPU; forward values are
+    unchanged, gradients equal up to float summation order.
+    """
+    return _switched(model, _fast_forward_of)
+
+
+def fast_pools(model: nn.Module) -> Any:
+    """Within the block, ``model``'s 3x3 average pools (stride 1, padding not counted) run the
+    faster CPU forward; forward values and gradients are bit for bit unchanged."""
+    return _switched(model, lambda m: _AvgPool3x3Exact.apply if _is_pool3x3(m) else None)

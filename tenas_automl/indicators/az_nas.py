@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tenas_automl.errors import check_choice
+from tenas_automl.indicators._backward import fast_pools
 from tenas_automl.indicators._nn import reinitialised_copy
 from tenas_automl.indicators.base import INITS, Context, Indicator, NetSettings, derive_seed, repeat_indices
 from tenas_automl.spaces.base import Mask, Space, Supernet
@@ -129,6 +130,11 @@ def az_scores(net: nn.Module, x: torch.Tensor, generator: torch.Generator, clean
     ``net`` must have a ``features(x)`` method (a :class:`Supernet`); the
     Rademacher vectors are drawn from ``generator``, deepest block first.
     """
+    with fast_pools(net):  # the same values, a faster CPU pooling kernel
+        return _az_scores(net, x, generator, clean)
+
+
+def _az_scores(net: nn.Module, x: torch.Tensor, generator: torch.Generator, clean: bool) -> tuple[float, float, float]:
     # Without a stem the first feature is the input, so it must take a gradient.
     feats = net.features(x.detach().clone().requires_grad_(True))
     ents = np.array([spectral_entropy(f, clean) for f in feats])

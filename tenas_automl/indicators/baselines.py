@@ -123,20 +123,29 @@ def batchnorm_bypassed(model: nn.Module) -> Iterator[None]:
             h.remove()
 
 
-def synflow_score(model: nn.Module, input_shape: Sequence[int]) -> float:
-    """Synaptic flow of a copy of ``model`` (the original is untouched)."""
+def synflow_network(model: nn.Module) -> nn.Module:
+    """A float64 copy of ``model`` with every parameter replaced by its absolute value (synflow's network)."""
     net = copy.deepcopy(model).double()
     with torch.no_grad():
         for p in net.parameters():
             p.abs_()
-    layers = prunable_layers(net)
-    weights = [m.weight for m in layers]
+    return net
+
+
+def synflow_of(net: nn.Module, input_shape: Sequence[int]) -> float:
+    """sum |w * dR/dw| of a :func:`synflow_network`, R the summed output for an all-ones input, BN bypassed."""
+    weights = [m.weight for m in prunable_layers(net)]
     ones = torch.ones(1, *input_shape, dtype=torch.float64, device=next(net.parameters()).device)
     with batchnorm_bypassed(net):
         out = logits(net, ones)
     grads = torch.autograd.grad(out.sum(), weights, allow_unused=True)
     with torch.no_grad():
         return float(sum((w * g).abs().sum() for w, g in zip(weights, grads) if g is not None))
+
+
+def synflow_score(model: nn.Module, input_shape: Sequence[int]) -> float:
+    """Synaptic flow of a copy of ``model`` (the original is untouched)."""
+    return synflow_of(synflow_network(model), input_shape)
 
 
 def loss_gradients(
@@ -203,8 +212,11 @@ class _FullNetIndicator(Indicator):
             ctx,
             batch,
             lambda net, xy: self._score(net, *xy),
-            network=lambda wi: initialised_network(ctx, s, s.init, wi),
+            network=lambda wi: self._network(ctx, s, wi),
         )
+
+    def _network(self, ctx: Context, s: ZeroCostSettings, wi: int) -> Supernet:
+        return initialised_network(ctx, s, s.init, wi)
 
     def _score(self, net: Supernet, x: torch.Tensor, y: torch.Tensor) -> float:
         raise NotImplementedError
@@ -249,8 +261,13 @@ class Synflow(_FullNetIndicator):
     name = "synflow"
     higher_is_better = True
 
+    def _network(self, ctx: Context, s: ZeroCostSettings, wi: int) -> Supernet:
+        # The |w| float64 copy is made once per network, not once per mask: masks only switch ops.
+        base = initialised_network(ctx, s, s.init, wi)
+        return ctx.memo(("synflow-network", id(base)), lambda: synflow_network(base))  # type: ignore[no-any-return]
+
     def _score(self, net: Supernet, x: torch.Tensor, y: torch.Tensor) -> float:
-        return synflow_score(net, x.shape[1:])
+        return synflow_of(net, x.shape[1:])
 
 
 class _LossGradientIndicator(_FullNetIndicator):
