@@ -31,13 +31,14 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from tenas_automl._model_inputs import check_shape, draw_images, images_of, reshape_images
 from tenas_automl.data import NUM_CLASSES, ImageData, image_batch, load_data
 from tenas_automl.device import resolve_device
 from tenas_automl.errors import TenasError, first_line
@@ -134,7 +135,7 @@ class ModelScorer:
         self.dataset, self.data_dir = dataset, data_dir
         self._data = data
         self._given = None if images is None else images.detach().float()
-        self.input_shape = None if input_shape is None else _check_shape(input_shape)
+        self.input_shape = None if input_shape is None else check_shape(input_shape)
         #: Labels drawn for the user's images range over these classes (no dataset is loaded for them).
         self.num_classes = int(num_classes) if num_classes is not None else NUM_CLASSES[dataset]
         self._images: dict[tuple[Any, ...], tuple[torch.Tensor, torch.Tensor]] = {}
@@ -152,12 +153,12 @@ class ModelScorer:
         if key not in self._images:
             seed = derive_seed(self.seed, "images", split, index)
             if self._given is not None:  # the user's images; labels (for the loss-based indicators) drawn
-                x = _draw(self._given, n, seed).to(self.device)
+                x = draw_images(self._given, n, seed).to(self.device)
                 y = torch.as_tensor(np.random.default_rng(seed).integers(0, self.num_classes, len(x)))
             else:
                 x, y = image_batch(self.data, n, seed=seed, split=split, augment=augment, device=self.device)
             if self.input_shape is not None:
-                x = _reshape(x, self.input_shape)
+                x = reshape_images(x, self.input_shape)
             elif input_size is not None and x.shape[-1] != input_size:
                 x = torch.nn.functional.interpolate(x, size=(input_size, input_size), mode="bilinear", align_corners=False)
             self._images[key] = (x, y.to(self.device))
@@ -249,55 +250,6 @@ class ModelScorer:
         return snip_score(pairs) if name == "snip" else grad_norm_score(pairs)
 
 
-def _check_shape(shape: Sequence[int]) -> tuple[int, int, int]:
-    dims = tuple(int(d) for d in shape)
-    if len(dims) != 3 or min(dims) < 1:
-        raise TenasError(f"input_shape must be (channels, height, width) of positive sizes, got {tuple(shape)!r}")
-    return dims  # type: ignore[return-value]
-
-
-def _reshape(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
-    """Images resized to ``shape`` (bilinear) with its channel count (grey for 1, channels cycled for more)."""
-    c, h, w = shape
-    if x.shape[-2:] != (h, w):
-        x = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
-    if x.shape[1] != c:
-        x = x.mean(dim=1, keepdim=True) if c == 1 else x[:, [i % x.shape[1] for i in range(c)]]
-    return x.contiguous()
-
-
-def _draw(images: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    """``n`` of the user's images, a seeded choice (with repeats only if there are fewer than ``n``)."""
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(images), size=n, replace=len(images) < n)
-    return images[torch.as_tensor(np.sort(pick))]
-
-
-def _images_of(data: Any) -> torch.Tensor:
-    """A float tensor ``(N, C, H, W)`` from the user's tensor, array or iterable of batches."""
-    if isinstance(data, np.ndarray):
-        data = torch.as_tensor(data)
-    if isinstance(data, torch.Tensor):
-        x = data
-    elif isinstance(data, Iterable):  # a DataLoader or a list of batches: (x, y) pairs or tensors
-        parts = []
-        for batch in data:
-            part = batch[0] if isinstance(batch, (tuple, list)) else batch
-            parts.append(torch.as_tensor(part))
-            if sum(len(p) for p in parts) >= 1024:  # more than any indicator draws
-                break
-        if not parts:
-            raise TenasError("the data given to score_model yielded no batch")
-        x = torch.cat(parts)
-    else:
-        raise TenasError(
-            f"data must be None, an ImageData, a dataset folder, a tensor (N, C, H, W) or a DataLoader; got {type(data).__name__}"
-        )
-    if x.ndim != 4:
-        raise TenasError(f"images must have shape (N, C, H, W), got {tuple(x.shape)}")
-    return x.float()
-
-
 def score_params(model_fn: Callable[[dict[str, Any]], nn.Module], params: Mapping[str, Any], config: Any) -> dict[str, float]:
     """The indicator values of ``model_fn(params)`` under a :class:`~tenas_automl.config.ScoringConfig`
     (its members; its data folder as the images): one candidate of a search over a user's parameters."""
@@ -379,7 +331,7 @@ def score_model(
     elif isinstance(data, (str, os.PathLike)):
         data_dir = str(data)
     elif data is not None:
-        images = _images_of(data)
+        images = images_of(data)
     scorer = ModelScorer(
         names, seed=seed, device=device, dataset=dataset, data_dir=data_dir, data=image_data, mode=mode,
         overrides=overrides, images=images, input_shape=input_shape, num_classes=num_classes,

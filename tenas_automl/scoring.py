@@ -23,9 +23,9 @@ import torch
 from tenas_automl.data import ImageData
 from tenas_automl.indicators.base import Context, Indicator
 from tenas_automl.indicators.runner import (
-    make_context,
     resolve_indicators,
     score_in_context,
+    shared_context,
     warn_non_finite,
 )
 from tenas_automl.score_cache import CACHE_FILE, CachedEvaluator, ScoreCache, _data_key, _entry, default_cache_dir
@@ -94,7 +94,7 @@ def iter_scores(
     :class:`~tenas_automl.errors.InvalidArchitectureError` when reached.
     """
     inds = resolve_indicators(indicators, overrides)
-    ctx: Context = make_context(space, seed=seed, device=device, data=data, dataset=dataset, data_dir=data_dir, mode=mode)
+    ctx: Context = shared_context(space, seed=seed, device=device, data=data, dataset=dataset, data_dir=data_dir, mode=mode)
     data_key = _data_key(ctx.data)
     done = 0
     scored: dict[str, list[float]] = {ind.name: [] for ind in inds}  # for one warning at the end

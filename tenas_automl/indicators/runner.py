@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -78,6 +80,54 @@ def make_context(
     return Context(space=space, seed=int(seed), device=resolve_device(device), data=data, mode=mode)
 
 
+#: Contexts kept per thread for :func:`shared_context` (the last ones used).
+CONTEXTS_KEPT = 2
+_contexts = threading.local()
+
+
+def shared_context(
+    space: Space,
+    *,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    data: ImageData | None = None,
+    dataset: str = "cifar10",
+    data_dir: str | None = None,
+    mode: str = "paper",
+) -> Context:
+    """:func:`make_context`, reusing one this thread built with the same arguments.
+
+    A search calls :func:`evaluate` once per step; building the seeded networks
+    (and AZ-NAS's re-initialised copy, synflow's) again each time costs more
+    than scoring a step's few architectures. Values do not change: a context
+    holds only what ``seed`` determines. Each thread keeps its own last
+    :data:`CONTEXTS_KEPT` contexts (a context's networks are switched between
+    masks, so threads never share one).
+    """
+    check_choice("mode", mode, MODES)
+    if data is None:
+        data = load_data(dataset, data_dir)
+    dev = resolve_device(device)
+    # A space's networks depend on its class alone (NB201's benchmark table does not build any), so a
+    # space unpickled in a worker process finds its context again; the context holds the data, so its id
+    # stays its own while the context is kept.
+    key = (type(space), space.name, int(seed), str(dev), id(data), mode)
+    kept: OrderedDict[tuple[Any, ...], Context] = getattr(_contexts, "kept", None) or OrderedDict()
+    _contexts.kept = kept
+    ctx = kept.pop(key, None)
+    if ctx is None:
+        ctx = Context(space=space, seed=int(seed), device=dev, data=data, mode=mode)
+    kept[key] = ctx
+    while len(kept) > CONTEXTS_KEPT:
+        kept.popitem(last=False)
+    return ctx
+
+
+def clear_contexts() -> None:
+    """Drop the contexts :func:`shared_context` keeps for this thread (their networks are freed)."""
+    _contexts.kept = OrderedDict()
+
+
 def score_in_context(ctx: Context, indicator: Indicator, masks: Sequence[Mask], *, warn: bool = True) -> np.ndarray:
     """One indicator's values for ``masks`` (validated here), with a warning for
     non-finite ones unless ``warn`` is off (a caller that scores one mask at a
@@ -147,5 +197,5 @@ def evaluate(
         for name, v in values.items():
             warn_non_finite(name, v)
         return values
-    ctx = make_context(space, seed=seed, device=device, data=data, dataset=dataset, data_dir=data_dir, mode=mode)
+    ctx = shared_context(space, seed=seed, device=device, data=data, dataset=dataset, data_dir=data_dir, mode=mode)
     return {ind.name: score_in_context(ctx, ind, masks) for ind in indicators}

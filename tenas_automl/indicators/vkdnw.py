@@ -14,6 +14,9 @@ is spread evenly. VKDNW ranks architectures by (number of parameter tensors,
 Paper settings, as the official NB201 code (ondratybl/VKDNW): the full network
 (16 channels, 5 cells per stage), Kaiming-normal fan-in weights, BatchNorm in
 eval mode, one batch of 64 ``randn`` images, the first 128 parameter tensors.
+Eval mode reads the BatchNorm running statistics of a freshly built network
+(mean 0, variance 1), as the official code does: whatever train-mode passes of
+other indicators on the same network left there is set aside while VKDNW runs.
 The official driver's default ``p = 0`` selects no scalar at all (an empty
 Jacobian), so it is refused; ``p = 1`` (each tensor's first scalar), which the
 official figures need, is the default. The official code multiplies ``J`` by
@@ -235,6 +238,10 @@ def vkdnw_score(model: nn.Module, x: torch.Tensor, tensors: int, p: int, clean: 
     """(number of parameter tensors that run, decile entropy of the Fisher spectrum)."""
     was_training = model.training
     model.eval()
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats]
+    saved = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()) for m in norms]  # type: ignore[union-attr]
+    for m in norms:
+        m.reset_running_stats()
     try:
         params = running_parameters(model, x)
         jac = logit_jacobian(model, x, params[:tensors], p)
@@ -251,6 +258,11 @@ def vkdnw_score(model: nn.Module, x: torch.Tensor, tensors: int, p: int, clean: 
         return len(params), decile_entropy(lam)
     finally:
         model.train(was_training)
+        with torch.no_grad():
+            for m, (mean, var, count) in zip(norms, saved):
+                m.running_mean.copy_(mean)  # type: ignore[union-attr]
+                m.running_var.copy_(var)  # type: ignore[union-attr]
+                m.num_batches_tracked.copy_(count)  # type: ignore[union-attr]
 
 
 def vkdnw_value(count: int, entropy: float) -> float:
@@ -265,6 +277,8 @@ class Vkdnw(Indicator):
     higher_is_better = True
     cost = "medium"
     settings_class = VkdnwSettings
+    #: 2: eval mode reads a fresh network's BatchNorm statistics, not those other indicators left.
+    version = 2
     #: DARTS: the DARTS search network's size (16 channels, 8 cells); no paper setting.
     space_defaults = {"darts": {"layers": 8}}
 
