@@ -85,17 +85,8 @@ CONTEXTS_KEPT = 2
 _contexts = threading.local()
 
 
-def shared_context(
-    space: Space,
-    *,
-    seed: int = 0,
-    device: str | torch.device = "auto",
-    data: ImageData | None = None,
-    dataset: str = "cifar10",
-    data_dir: str | None = None,
-    mode: str = "paper",
-) -> Context:
-    """:func:`make_context`, reusing one this thread built with the same arguments.
+def shared_context(space: Space, **kwargs: Any) -> Context:
+    """:func:`make_context` (same keywords), reusing one this thread built with the same arguments.
 
     A search calls :func:`evaluate` once per step; building the seeded networks
     (and AZ-NAS's re-initialised copy, synflow's) again each time costs more
@@ -104,19 +95,14 @@ def shared_context(
     :data:`CONTEXTS_KEPT` contexts (a context's networks are switched between
     masks, so threads never share one).
     """
-    check_choice("mode", mode, MODES)
-    if data is None:
-        data = load_data(dataset, data_dir)
-    dev = resolve_device(device)
+    fresh = make_context(space, **kwargs)  # no network yet: cheap
     # A space's networks depend on its class alone (NB201's benchmark table does not build any), so a
     # space unpickled in a worker process finds its context again; the context holds the data, so its id
     # stays its own while the context is kept.
-    key = (type(space), space.name, int(seed), str(dev), id(data), mode)
+    key = (type(space), space.name, fresh.seed, str(fresh.device), id(fresh.data), fresh.mode)
     kept: OrderedDict[tuple[Any, ...], Context] = getattr(_contexts, "kept", None) or OrderedDict()
     _contexts.kept = kept
-    ctx = kept.pop(key, None)
-    if ctx is None:
-        ctx = Context(space=space, seed=int(seed), device=dev, data=data, mode=mode)
+    ctx = kept.pop(key, None) or fresh
     kept[key] = ctx
     while len(kept) > CONTEXTS_KEPT:
         kept.popitem(last=False)
