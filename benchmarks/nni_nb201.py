@@ -8,6 +8,9 @@ and its in-process sequential engine:
 * ``tenas-prune``: :class:`TENASPruningStrategy` (TE-NAS pruning, then
   indicator-ranked neighbours of the best model so far), ``--budget`` models;
 * ``indicator-evolution``: :class:`IndicatorEvolutionStrategy`, ``--budget`` models;
+* ``tuner``: :class:`TrainingFreeTuner` (the ``nnictl`` tuner, evolution), driven
+  in-process one trial at a time (``generate_parameters``, then the table's
+  accuracy to ``receive_trial_result``), ``--budget`` trials;
 * ``nni-evolution``: NNI's ``RegularizedEvolution`` (population 10, tournament
   3, as NB201's REA baseline), ``--baseline-budget`` models;
 * ``nni-random``: NNI's ``Random`` (no repeats), ``--baseline-budget`` models.
@@ -58,8 +61,8 @@ from tenas_automl.spaces import get_space
 
 log = logging.getLogger("nni_nb201")
 
-METHODS = ("tenas-prune", "indicator-evolution", "nni-evolution", "nni-random")
-OURS = ("tenas-prune", "indicator-evolution")
+METHODS = ("tenas-prune", "indicator-evolution", "tuner", "nni-evolution", "nni-random")
+OURS = ("tenas-prune", "indicator-evolution", "tuner")
 #: ``paper``: every indicator at its paper settings; ``fast``: one repeat, smaller batches
 #: (same code paths, minutes instead of an hour per seed on a CPU).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -113,8 +116,35 @@ def make_strategy(method: str, seed: int, args: argparse.Namespace) -> Any:
     return Random(dedup=True, seed=seed)
 
 
+def run_tuner(seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """TrainingFreeTuner as nnictl drives it with one trial at a time, the table as the trials' metric."""
+    from tenas_automl.integrations.nni.config import arch_from_params, search_space_for
+    from tenas_automl.integrations.nni.tuner import TrainingFreeTuner
+
+    nb201 = get_space("nb201")
+    tuner = TrainingFreeTuner(
+        space="nb201", indicators=[n.strip() for n in args.indicators.split(",") if n.strip()], seed=seed,
+        scoring="paper", overrides=args.overrides if args.overrides is not None else PRESETS[args.preset] or None,
+        dataset=args.dataset, device=args.device if args.device != "auto" else "cpu", threads=args.threads,
+    )  # fmt: skip
+    tuner.update_search_space(search_space_for(nb201))
+    start = time.perf_counter()
+    values, archs = [], []
+    for i in range(args.budget):
+        params = tuner.generate_parameters(i)
+        arch = arch_from_params(params, nb201)
+        values.append(float(nb201.benchmark_accuracy(arch, args.dataset)))
+        archs.append(nb201.format(arch))
+        tuner.receive_trial_result(i, params, values[-1])
+    seconds = time.perf_counter() - start
+    return {"method": "tuner", "seed": seed, "budget": args.budget, "seconds": seconds, "values": values,
+            "archs": archs, "indicator_scorings": len(tuner.scores)}  # fmt: skip
+
+
 def run_one(method: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     """One search; the accuracy of every model in submission order, and costs."""
+    if method == "tuner":
+        return run_tuner(seed, args)
     budget = args.budget if method in OURS else args.baseline_budget
     strategy = make_strategy(method, seed, args)
     space = SimplifiedModelSpace.from_model(hub_space("nb201", args.dataset), benchmark_evaluator("nb201", args.dataset))
