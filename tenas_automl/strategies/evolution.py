@@ -41,7 +41,7 @@ EVOLUTION_PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"population_size": 256, "tournament_size": 64, "budget": 1000},
     # The library's recommended search: the ``ensemble`` ranking over the
     # search's own pool, children scored in parallel batches.
-    "best": {"population_size": 24, "tournament_size": 6, "budget": 120, "children": 4, "indicators": ("ensemble",)},
+    "best": {"population_size": 24, "tournament_size": 6, "budget": 90, "children": 4, "indicators": ("ensemble",)},
 }
 
 
