@@ -97,6 +97,8 @@ class TunerSearch:
         raise NotImplementedError
 
     _context: Any
+    #: Whether ``threads`` was applied (torch's thread count is set once, at the first scoring).
+    _threads_set: bool = False
 
     # -- state -------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -212,14 +214,14 @@ class TunerSearch:
     # -- indicators and metrics ----------------------------------------------------
     def _score(self, archs: Sequence[Hashable]) -> list[dict[str, float]]:
         """Indicator values of ``archs``; uncached ones are scored in one call."""
-
         names = [self.space.format(a) for a in archs]
         todo = list(dict.fromkeys(n for n in names if n not in self.scores))
         if todo:
-            if self.threads is not None and self._context is None:
+            if self.threads is not None and not self._threads_set:  # once, before the first scoring
                 import torch
 
                 torch.set_num_threads(self.threads)
+                self._threads_set = True
             self.scores.update(self._score_models(todo) if self.model_fn is not None else self._score_cells(todo))
         return [self.scores[n] for n in names]
 
@@ -239,7 +241,6 @@ class TunerSearch:
         one that cannot be built or scored gets NaN (it ranks last), with a warning naming it."""
         from tenas_automl.model_scoring import score_params
 
-        self._context = True
         out = {}
         for n in todo:
             params = self.codec.params(self.space.parse(n))
