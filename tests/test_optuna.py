@@ -638,6 +638,51 @@ def test_run_optuna_study_resumes_to_the_total(nb201, tmp_path: Path) -> None:
         run_optuna_study("nb201", trials=2, sampler_strategy="bayes")
 
 
+@pytest.mark.parametrize("where", ["objective", "ask"])
+def test_a_worker_goes_on_when_its_trial_is_failed_under_it(
+    where: str, nb201, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What another worker's fail_stale_trials does to a live worker whose heartbeat lapsed:
+    # trial 1 is set to FAIL while this worker is still scoring (ask) or training (objective) it.
+    import tenas_automl.integrations.optuna._study as study_module
+
+    def fail(study: optuna.Study, trial_id: int) -> None:
+        study._storage.set_trial_state_values(trial_id, TrialState.FAIL)
+
+    if where == "objective":
+        real = study_module.benchmark_objective
+
+        def objective_with_a_lapse(space, dataset):  # type: ignore[no-untyped-def]
+            inner = real(space, dataset)
+
+            def run(trial: optuna.Trial) -> float:
+                value = inner(trial)
+                if trial.number == 1:
+                    fail(trial.study, trial._trial_id)
+                return value
+
+            return run
+
+        monkeypatch.setattr(study_module, "benchmark_objective", objective_with_a_lapse)
+    else:
+        record = TrainingFreeSampler._record
+
+        def record_with_a_lapse(self, study, trial, arch, origin):  # type: ignore[no-untyped-def]
+            if trial.number == 1:
+                fail(study, trial._trial_id)
+            record(self, study, trial, arch, origin)
+
+        monkeypatch.setattr(TrainingFreeSampler, "_record", record_with_a_lapse)
+    url = f"sqlite:///{tmp_path / 'lapse.db'}"
+    with caplog.at_level(logging.WARNING, logger="tenas_automl"):
+        study = run_optuna_study("nb201", trials=4, storage=url, indicators=("params",), overrides=PARAMS_ONLY,
+                                 device="cpu", candidates=3)  # fmt: skip
+    states = [t.state for t in study.trials]
+    assert states[1] == TrialState.FAIL and states.count(TrialState.COMPLETE) == 4, states
+    said = [r.getMessage() for r in caplog.records if "failed as stale" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("trial 1 was failed as stale") and "--grace" in said[0]
+
+
 def test_prune_preset_overrides(nb201) -> None:
     fast = {"ntk": {"batch_size": 32}}
     assert preset_overrides(nb201, "prune", ("ntk", "lr"), "fast") == fast

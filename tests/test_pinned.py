@@ -79,12 +79,48 @@ def nni_tuner() -> dict[str, Any]:
     return {"proposed": proposed}
 
 
+def optuna_prune() -> dict[str, Any]:
+    # The pruning result given (pruned=), so the pin covers the local search around the best trial.
+    import optuna
+
+    from tenas_automl.integrations.optuna import TrainingFreeSampler, suggest_architecture
+
+    sampler = TrainingFreeSampler(
+        NB201, "prune", INDICATORS, seed=6, device="cpu", use_cache=False, candidates=4, overrides=CHEAP,
+        pruned="|nor_conv_1x1~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|",
+    )  # fmt: skip
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: NB201.benchmark_accuracy(suggest_architecture(t, NB201), "cifar10"), n_trials=8)
+    return {"trials": [t.user_attrs["tenas:arch"] for t in study.trials]}
+
+
+def nni_prune() -> dict[str, Any]:
+    from tenas_automl.integrations.nni import run_nni_experiment
+
+    result = run_nni_experiment(
+        "nb201", strategy="prune", budget=5, indicators=INDICATORS, overrides=CHEAP, device="cpu", seed=2
+    )
+    return {"submitted": [m.arch for m in result.submitted]}
+
+
+def nni_tuner_random() -> dict[str, Any]:
+    from tenas_automl.integrations.nni.config import search_space_for
+    from tenas_automl.integrations.nni.tuner import TrainingFreeTuner
+
+    tuner = TrainingFreeTuner(strategy="random", indicators=INDICATORS, candidates=3, overrides=CHEAP, seed=7, device="cpu")
+    tuner.update_search_space(search_space_for(tuner.space))
+    return {"proposed": [json.dumps(tuner.generate_parameters(i), sort_keys=True) for i in range(4)]}
+
+
 SEARCHES: dict[str, Callable[[], dict[str, Any]]] = {
     "prune": prune,
     "evolution": evolution,
     "optuna_study": optuna_study,
+    "optuna_prune": optuna_prune,
     "nni_run": nni_run,
+    "nni_prune": nni_prune,
     "nni_tuner": nni_tuner,
+    "nni_tuner_random": nni_tuner_random,
 }
 
 

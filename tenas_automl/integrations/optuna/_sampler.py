@@ -30,7 +30,7 @@ from tenas_automl.integrations.optuna._once import run_once
 from tenas_automl.integrations.optuna._param_space import ParamSpace
 from tenas_automl.integrations.optuna._params import ArchitectureParamError, get_codec
 from tenas_automl.integrations.optuna._scores import ModelTrialScorer, TrialScorer
-from tenas_automl.integrations.optuna._storage import beating
+from tenas_automl.integrations.optuna._storage import StaleTrialError, beating
 from tenas_automl.integrations.optuna._view import Key, StudyReader, _View
 from tenas_automl.spaces import Space, get_space
 from tenas_automl.strategies.surrogate import check_weight
@@ -266,6 +266,8 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
             try:
                 with beating(study, trial._trial_id):
                     self._record(study, trial, self.codec.arch(given), origin)
+            except StaleTrialError:
+                raise  # already failed (by another worker)
             except BaseException:
                 # Optuna calls this outside the objective's try: without this, an error
                 # or a Ctrl-C here would leave the trial RUNNING in storage for good.
@@ -343,8 +345,13 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
             return arch
 
     def _record(self, study: optuna.Study, trial: FrozenTrial, arch: Hashable, origin: str) -> None:
-        self.scorer.write(study, trial._trial_id, arch, self.scorer.score(arch))
-        study._storage.set_trial_user_attr(trial._trial_id, ORIGIN_ATTR, origin)
+        values = self.scorer.score(arch)
+        try:
+            self.scorer.write(study, trial._trial_id, arch, values)
+            study._storage.set_trial_user_attr(trial._trial_id, ORIGIN_ATTR, origin)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another worker failed this trial as stale while it was being scored here.
+            raise StaleTrialError(trial.number) from None
 
     def _choose(self, study: optuna.Study, view: _View, rng: np.random.Generator) -> tuple[Hashable, str]:
         if self.strategy == "prune":

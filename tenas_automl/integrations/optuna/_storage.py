@@ -253,6 +253,30 @@ def beating(study: optuna.Study, trial_id: int) -> Iterator[None]:
     study._storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]  # a fresh beat covers the hand-over
 
 
+class StaleTrialError(TenasError):
+    """This worker's trial was failed as stale by another worker while this one was still working on it.
+
+    It happens when a live worker's heartbeat lapses for longer than the grace
+    period (an overloaded machine, a long pause); the other worker has queued
+    the trial's architecture again, so this one can go on with a new trial.
+    """
+
+    def __init__(self, number: int) -> None:
+        super().__init__(
+            f"trial {number} was failed as stale by another worker while this one was still running it "
+            "(its heartbeat lapsed for longer than the grace period; a longer --grace avoids it); "
+            "its architecture is queued again"
+        )
+        self.number = number
+
+
+def failed_under_us(study: optuna.Study, trial_id: int | None) -> bool:
+    """Whether the trial this worker is running was set to FAIL by someone else."""
+    if trial_id is None:
+        return False
+    return study._storage.get_trial(trial_id).state == optuna.trial.TrialState.FAIL
+
+
 @contextlib.contextmanager
 def quiet_heartbeat_errors() -> Iterator[None]:
     """Log, instead of printing a traceback, the error of a heartbeat thread that lost the storage.
@@ -281,9 +305,11 @@ __all__ = [
     "JOURNAL_PREFIX",
     "MAX_RETRY",
     "HeartbeatJournalStorage",
+    "StaleTrialError",
     "beating",
     "default_grace_period",
     "describe_storage",
+    "failed_under_us",
     "open_storage",
     "quiet_heartbeat_errors",
 ]

@@ -31,7 +31,9 @@ from tenas_automl.integrations.optuna._storage import (
     GRACE_PERIOD_S,
     HEARTBEAT_INTERVAL_S,
     MAX_RETRY,
+    StaleTrialError,
     describe_storage,
+    failed_under_us,
     open_storage,
     quiet_heartbeat_errors,
 )
@@ -256,18 +258,50 @@ def run_optuna_study(
 
     if progress is not None:
         progress(min(done, trials), trials, "")
-    if remaining:
-        # Stop at the total even when other processes run trials of the same study.
-        stop = optuna.study.MaxTrialsCallback(trials, states=_FINISHED)
+    # Stop at the total even when other processes run trials of the same study.
+    stop = optuna.study.MaxTrialsCallback(trials, states=_FINISHED)
+    objective = _Tracked(benchmark_objective(space, dataset))
+    while remaining:
         try:
             with quiet_heartbeat_errors():
-                study.optimize(benchmark_objective(space, dataset), n_trials=remaining, callbacks=[report, stop])
+                study.optimize(objective, n_trials=remaining, callbacks=[report, stop])
+            break
         except Exception as exc:
+            # Raised in ask() or by the sampler inside the objective (Optuna then refuses to tell the
+            # trial), or the trial was failed while the objective ran: the same for this worker.
+            stale = exc if isinstance(exc, StaleTrialError) else objective.stale
+            if stale is None and objective.returned and failed_under_us(study, objective.trial_id):
+                stale = StaleTrialError(objective.number)
+            if stale is not None:
+                logger.warning("%s; this worker goes on", stale)
+                remaining = max(0, trials - len(study.get_trials(deepcopy=False, states=_FINISHED)))
+                continue
             cause = _storage_failure(exc)
             if cause is None:
                 raise
             raise _storage_error(storage, cause, "lost the connection to") from None
     return study
+
+
+class _Tracked:
+    """The objective, remembering how its last trial ended: to tell a stale trial from an error."""
+
+    def __init__(self, objective: Callable[[optuna.Trial], float]) -> None:
+        self.objective = objective
+        self.trial_id: int | None = None
+        self.number = -1
+        self.returned = False
+        self.stale: StaleTrialError | None = None
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        self.trial_id, self.number, self.returned, self.stale = trial._trial_id, trial.number, False, None
+        try:
+            value = self.objective(trial)
+        except StaleTrialError as exc:  # the sampler's, from the first suggest call
+            self.stale = exc
+            raise
+        self.returned = True
+        return value
 
 
 def _identity(config: Mapping[str, Any]) -> dict[str, Any]:
