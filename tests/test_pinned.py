@@ -97,9 +97,7 @@ def optuna_prune() -> dict[str, Any]:
 def nni_prune() -> dict[str, Any]:
     from tenas_automl.integrations.nni import run_nni_experiment
 
-    result = run_nni_experiment(
-        "nb201", strategy="prune", budget=5, indicators=INDICATORS, overrides=CHEAP, device="cpu", seed=2
-    )
+    result = run_nni_experiment("nb201", strategy="prune", budget=5, indicators=INDICATORS, overrides=CHEAP, device="cpu", seed=2)
     return {"submitted": [m.arch for m in result.submitted]}
 
 
