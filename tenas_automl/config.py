@@ -27,7 +27,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypedDict
 
 from tenas_automl.data import DATASETS
 from tenas_automl.errors import TenasError, UnknownNameError, check_choice
@@ -238,6 +238,21 @@ class ConfigSettings:
         return self.config.overrides
 
 
+class ScoringSettings(TypedDict, total=False):
+    """The keyword settings of a :class:`ScoringConfig` that entry points accept beside ``config=``
+    (``**settings: Unpack[ScoringSettings]``); the defaults are the dataclass's."""
+
+    seed: int | None
+    device: str | None
+    dataset: str | None
+    data_dir: str | None
+    mode: str | None
+    overrides: Mapping[str, Mapping[str, Any]] | None
+
+
+_SETTING_NAMES = tuple(ScoringSettings.__annotations__)
+
+
 def scoring_config(
     config: ScoringConfig | None, indicators: Sequence[str] | str | None, default_indicators: Sequence[str], **settings: Any
 ) -> ScoringConfig:
@@ -247,6 +262,9 @@ def scoring_config(
     them; None or the field's default counts as not given. Giving ``config``
     and any of them raises, naming them.
     """
+    unknown = [k for k in settings if k not in _SETTING_NAMES]
+    if unknown:
+        raise ScoringConfigError(f"unknown scoring setting {unknown[0]!r}; allowed: {', '.join(_SETTING_NAMES)}")
     if config is None:
         given = {k: v for k, v in settings.items() if v is not None}
         return ScoringConfig(default_indicators if indicators is None else indicators, **given)
@@ -263,4 +281,4 @@ def scoring_config(
     return config
 
 
-__all__ = ["ConfigSettings", "ScoringConfig", "ScoringConfigError", "parse_indicators", "scoring_config"]
+__all__ = ["ConfigSettings", "ScoringConfig", "ScoringConfigError", "ScoringSettings", "parse_indicators", "scoring_config"]

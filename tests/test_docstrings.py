@@ -14,6 +14,7 @@ MODULES = (
     "tenas_automl.score_cache",
     "tenas_automl.model_scoring",
     "tenas_automl.strategies",
+    "tenas_automl.strategies.guided",
     "tenas_automl.strategies.selection",
     "tenas_automl.strategies.surrogate",
     "tenas_automl.integrations.optuna",

@@ -679,7 +679,7 @@ def test_a_worker_goes_on_when_its_trial_is_failed_under_it(
                                  device="cpu", candidates=3)  # fmt: skip
     states = [t.state for t in study.trials]
     assert states[1] == TrialState.FAIL and states.count(TrialState.COMPLETE) == 4, states
-    said = [r.getMessage() for r in caplog.records if "failed as stale" in r.getMessage()]
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("tenas_automl") and "failed as stale" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("trial 1 was failed as stale") and "--grace" in said[0]
 
 

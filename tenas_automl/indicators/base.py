@@ -192,9 +192,16 @@ class JacobianSettings(NetSettings):
     kernels, ``autograd`` or ``fast``. ``auto`` (each) takes :meth:`plan`'s
     choice. Kappa moves at float-noise level between them (up to 0.7% on
     an ill-conditioned 72x72 kernel between layouts; about 1e-7 between
-    the two backward kernels).
+    the two backward kernels). The network and repeats default to TE-NAS's
+    and TEG-NAS's NB201 ones (3 channels, one cell per stage, 3 repeats of
+    augmented batches).
     """
 
+    width: int = 3
+    cells: int = 1
+    repeats: int = 3
+    augment: bool = True
+    resample: str = "weights"
     jacobian: str = "auto"
     layout: str = "auto"
     conv: str = "auto"

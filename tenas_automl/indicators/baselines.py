@@ -63,13 +63,8 @@ class SizeSettings(NetSettings):
 
 @dataclass(frozen=True)
 class ZeroCostSettings(NetSettings):
-    """Zero-cost proxy settings (defaults: full NB201 network, 64 images)."""
+    """Zero-cost proxy settings (defaults: :class:`NetSettings`'s full NB201 network, 64 images, one repeat)."""
 
-    width: int = 16
-    cells: int = 5
-    batch_size: int = 64
-    repeats: int = 1
-    augment: bool = False
     #: Memory format of the batch; ``auto``: channels-last on CPU (about 2x
     #: faster there, float-noise differences), contiguous on CUDA.
     layout: str = "auto"

@@ -72,13 +72,8 @@ def gen_parameters(net: Supernet, mode: str) -> list[nn.Parameter]:
 class GenSettings(JacobianSettings):
     """Generalization-indicator settings; defaults are TEG-NAS's NB201 ones."""
 
-    width: int = 3
-    cells: int = 1
     batch_size: int = 64
     test_batch_size: int = 64
-    repeats: int = 3
-    augment: bool = True
-    resample: str = "weights"
 
 
 class Gen(Indicator):

@@ -73,19 +73,24 @@ def count_distinct(codes: torch.Tensor) -> int:
 
 
 @dataclass(frozen=True)
-class LinearRegionsSettings(NetSettings):
-    """Linear-region settings; defaults are TE-NAS's (``input_size`` = crop size)."""
+class OneCellSettings(NetSettings):
+    """TE-NAS's thin scoring network: one cell in one stage, no stem (``lr``, ``swap``)."""
 
-    width: int = 1
     cells: int = 1
     stages: int = 1
-    in_channels: int = 1
     stem: bool = False
+
+
+@dataclass(frozen=True)
+class LinearRegionsSettings(OneCellSettings):
+    """Linear-region settings; defaults are TE-NAS's (``input_size`` = crop size; 1 channel in and out)."""
+
+    width: int = 1
+    in_channels: int = 1
     batch_size: int = 1000
     batches: int = 3
     input_size: int | None = 3
     repeats: int = 3
-    resample: str = "weights"
 
 
 class LinearRegions(Indicator):

@@ -64,12 +64,7 @@ def condition_number(theta: torch.Tensor, mode: str = "paper") -> float:
 class NTKSettings(JacobianSettings):
     """NTK settings; defaults are TE-NAS's NB201 ones."""
 
-    width: int = 3
-    cells: int = 1
     batch_size: int = 72
-    repeats: int = 3
-    augment: bool = True
-    resample: str = "weights"
 
 
 class NTK(Indicator):

@@ -30,22 +30,18 @@ from torch import nn
 
 from tenas_automl.errors import TenasError
 from tenas_automl.indicators._nn import logits, running_parameters
-from tenas_automl.indicators.base import Context, Indicator, NetSettings, derive_seed, repeat_indices
-from tenas_automl.indicators.linear_regions import count_distinct
+from tenas_automl.indicators.base import Context, Indicator, derive_seed, repeat_indices
+from tenas_automl.indicators.linear_regions import OneCellSettings, count_distinct
 from tenas_automl.spaces.base import Mask, Space, Supernet
 
 
 @dataclass(frozen=True)
-class SwapSettings(NetSettings):
+class SwapSettings(OneCellSettings):
     """SWAP settings (official driver: 3 channels, one cell, no stem, 16 images, 32 repeats)."""
 
     width: int = 3
-    cells: int = 1
-    stages: int = 1
-    stem: bool = False
     batch_size: int = 16
     repeats: int = 32
-    augment: bool = False
     #: Regularisation centre and width, in thousands of parameters (None: off).
     mu: float | None = None
     sigma: float | None = None

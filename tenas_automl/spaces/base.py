@@ -24,6 +24,18 @@ from torch import nn
 Mask = tuple[tuple[str, ...], ...]
 
 
+def edge_ops(edge: str, ops: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
+    """The alive ``ops`` of ``edge`` in ``allowed``'s order, checked: each known, none twice."""
+    from tenas_automl.errors import InvalidArchitectureError
+
+    for op in ops:
+        if op not in allowed:
+            raise InvalidArchitectureError(f"edge {edge}: unknown op {op!r}; allowed: {', '.join(allowed)}")
+    if len(set(ops)) != len(ops):
+        raise InvalidArchitectureError(f"edge {edge}: an op is listed twice in {tuple(ops)!r}")
+    return tuple(op for op in allowed if op in ops)
+
+
 class Supernet(nn.Module):
     """A network whose edges sum a maskable set of candidate operations.
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from tenas_automl.errors import InvalidArchitectureError, UnknownNameError
 from tenas_automl.spaces._common_ops import Identity, ReLUConvBN, SequentialOp, check_built
-from tenas_automl.spaces.base import Mask, Supernet
+from tenas_automl.spaces.base import Mask, Supernet, edge_ops
 
 #: The NB201 op vocabulary, in the benchmark's order (also the construction order).
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -88,12 +88,7 @@ def check_mask(mask: Sequence[Sequence[str]]) -> Mask:
     for edge, ops in zip(EDGES, mask):
         if isinstance(ops, str) or not isinstance(ops, Sequence):
             raise InvalidArchitectureError(f"edge {edge}: expected a tuple of op names, got {ops!r}")
-        for op in ops:
-            if op not in OPS:
-                raise InvalidArchitectureError(f"edge {edge}: unknown op {op!r}; allowed: {', '.join(OPS)}")
-        if len(set(ops)) != len(ops):
-            raise InvalidArchitectureError(f"edge {edge}: an op is listed twice in {tuple(ops)!r}")
-        out.append(tuple(op for op in OPS if op in ops))
+        out.append(edge_ops(str(edge), ops, OPS))
     return tuple(out)
 
 

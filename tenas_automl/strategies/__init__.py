@@ -1,5 +1,8 @@
 """Training-free search strategies: TE-NAS pruning, TEG-NAS evolution, NASWOT random.
 
+The ask/tell searches the integrations run over measured values (:class:`GuidedEvolution`,
+:class:`LocalSearch`) are in :mod:`tenas_automl.strategies.guided`.
+
 >>> from tenas_automl import get_space
 >>> from tenas_automl.strategies import get_strategy
 >>> result = get_strategy("prune", seed=0).search(get_space("nb201"))  # doctest: +SKIP
@@ -23,6 +26,7 @@ from tenas_automl.strategies.base import (
     SearchStrategy,
 )
 from tenas_automl.strategies.evolution import EVOLUTION_PRESETS, RandomSearch, RegularizedEvolution
+from tenas_automl.strategies.guided import CandidateSource, GuidedEvolution, LocalSearch, Measured
 from tenas_automl.strategies.prune import PRUNE_PRESETS, PruneStrategy
 
 STRATEGIES = ("prune", "evolution", "random")
@@ -44,7 +48,11 @@ __all__ = [
     "EVOLUTION_PRESETS",
     "PRUNE_PRESETS",
     "STRATEGIES",
+    "CandidateSource",
     "Evaluator",
+    "GuidedEvolution",
+    "LocalSearch",
+    "Measured",
     "ProgressFn",
     "PruneStrategy",
     "RandomSearch",

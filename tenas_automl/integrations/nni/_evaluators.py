@@ -13,13 +13,16 @@ import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nni
 import numpy as np
 from nni.nas.evaluator import FunctionalEvaluator
 
-from tenas_automl.config import ScoringConfig, scoring_config
+from tenas_automl.config import ScoringConfig, ScoringSettings, scoring_config
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 from tenas_automl.errors import TenasError, check_choice
 from tenas_automl.indicators import evaluate, get_indicator
 from tenas_automl.indicators.base import derive_seed
@@ -166,13 +169,8 @@ def training_free_evaluator(
     indicators: Sequence[str] | None = None,
     *,
     reference: int | None = None,
-    seed: int = 0,
-    dataset: str = "cifar10",
-    data_dir: str | None = None,
-    device: str = "auto",
-    mode: str = "paper",
-    overrides: Mapping[str, Mapping[str, Any]] | None = None,
     config: ScoringConfig | None = None,
+    **settings: Unpack[ScoringSettings],
 ) -> FunctionalEvaluator:
     """An NNI evaluator whose metric is a training-free score: ``NasExperiment`` runs without training.
 
@@ -186,10 +184,7 @@ def training_free_evaluator(
     ``config`` gives the indicators and their settings as one
     :class:`~tenas_automl.ScoringConfig` instead of ``indicators`` to ``overrides``.
     """
-    config = scoring_config(
-        config, indicators, ("ntk", "lr"), seed=seed, device=device, dataset=dataset, data_dir=data_dir,
-        mode=mode, overrides=overrides,
-    )  # fmt: skip
+    config = scoring_config(config, indicators, ("ntk", "lr"), **settings)
     names = list(config.members)
     if space is None:
         from tenas_automl.integrations.nni._models import check_model_indicators

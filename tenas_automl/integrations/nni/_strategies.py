@@ -36,7 +36,8 @@ from tenas_automl.integrations.nni._strategy_base import (
     _positive,
     _TrainingFreeStrategy,
 )
-from tenas_automl.strategies.selection import distinct_draws, tournament
+from tenas_automl.strategies.guided import GuidedEvolution, LocalSearch
+from tenas_automl.strategies.selection import distinct_draws
 from tenas_automl.strategies.surrogate import check_weight
 
 logger = logging.getLogger(__name__)
@@ -123,15 +124,16 @@ class TENASPruningStrategy(_TrainingFreeStrategy):
             if not self._trials:
                 return self._origin
             tried = set(self._archs)
-            ranked = self._ranked_trials()
-            others = [i for i in range(len(self._trials)) if i not in ranked and self._trials[i].status == "running"]
-            centres = [self._archs[i] for i in ranked + others] or [self._origin]
+            search = LocalSearch(self._origin)
+            for arch, trial in zip(self._archs, self._trials):
+                if trial.status == "trained":
+                    search.tell(arch, trial.metric)  # type: ignore[arg-type]
+            running = [a for a, t in zip(self._archs, self._trials) if t.status == "running"]
         model = self._metric_model()
-        for centre in centres:
-            candidates = [a for a in codec.neighbours(centre) if a not in tried]
-            if candidates:
-                return candidates[self._best_by_indicators(candidates, model)]
-        return None
+        return search.ask(
+            lambda centre: [a for a in codec.neighbours(centre) if a not in tried],
+            lambda candidates: self._best_by_indicators(candidates, model), also=running,
+        )  # fmt: skip
 
     def _extra_state(self) -> dict[str, Any]:
         codec = self._require_codec()
@@ -223,22 +225,20 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
             for arch in self._pool:
                 if arch not in tried:
                     return arch
-            trained = [i for i, t in enumerate(self._trials) if t.status == "trained"]
-            population = trained[-self.population_size :]  # type: ignore[operator]
-            if population:
-                pick = tournament(self._rng, len(population), int(self.tournament_size))  # type: ignore[arg-type]
-                contest = [population[int(j)] for j in pick]
-                winner = max(contest, key=lambda i: (self._trials[i].metric, -i))
-                parent = self._archs[winner]
+            search = GuidedEvolution(
+                population_size=int(self.population_size), tournament_size=int(self.tournament_size),  # type: ignore[arg-type]
+                candidates=int(self.candidates),  # type: ignore[arg-type]
+            )  # fmt: skip
+            for arch, trial in zip(self._archs, self._trials):
+                if trial.status == "trained":
+                    search.tell(arch, trial.metric)  # type: ignore[arg-type]
+            parent = search.parent(self._rng)
+            if parent is not None:
+                centre = parent.arch
             else:  # nothing trained yet (concurrent engines): best screened so far
-                parent = self._archs[self._best_by_indicators(self._archs)] if self._archs else self._pool[0]
-        n = int(self.candidates)  # type: ignore[arg-type]
-        kids = distinct_draws(lambda: codec.mutate(parent, self._rng), n, tries=20 * n, accept=lambda a: a not in tried)
-        if not kids:  # the parent's neighbourhood is used up: fall back to fresh random draws
-            kids = distinct_draws(lambda: codec.random(self._rng), n, tries=20 * n, accept=lambda a: a not in tried)
-        if not kids:
-            return None
-        return kids[self._best_by_indicators(kids)]
+                centre = self._archs[self._best_by_indicators(self._archs)] if self._archs else self._pool[0]
+        kids = search.children(_Untried(codec, tried), centre, self._rng)
+        return kids[self._best_by_indicators(kids)] if kids else None
 
     def _extra_state(self) -> dict[str, Any]:
         codec = self._require_codec()
@@ -254,3 +254,22 @@ class IndicatorEvolutionStrategy(_TrainingFreeStrategy):
             super().extra_repr() + f", population_size={self.population_size}, tournament_size={self.tournament_size}, "
             f"screen_size={self.screen_size}, candidates={self.candidates}, initial={self.initial}"
         )
+
+
+class _Untried:
+    """The codec's draws, with every architecture submitted so far taken (a :class:`CandidateSource`)."""
+
+    def __init__(self, codec: Any, tried: set[Hashable]) -> None:
+        self.codec, self.tried = codec, tried
+
+    def sample(self, rng: np.random.Generator) -> Hashable:
+        return self.codec.random(rng)  # type: ignore[no-any-return]
+
+    def mutate(self, arch: Hashable, rng: np.random.Generator) -> Hashable:
+        return self.codec.mutate(arch, rng)  # type: ignore[no-any-return]
+
+    def key(self, arch: Hashable) -> Hashable:
+        return arch
+
+    def is_fresh(self, arch: Hashable) -> bool:
+        return arch not in self.tried

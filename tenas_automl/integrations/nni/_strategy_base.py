@@ -16,7 +16,7 @@ import math
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from nni.nas.execution import ExecutionEngine
@@ -24,7 +24,10 @@ from nni.nas.execution.event import ModelEventType, TrainingEndEvent
 from nni.nas.space import ExecutableModelSpace, ModelStatus
 from nni.nas.strategy import Strategy
 
-from tenas_automl.config import ConfigSettings, ScoringConfig, ScoringConfigError, scoring_config
+from tenas_automl.config import ConfigSettings, ScoringConfig, ScoringConfigError, ScoringSettings, scoring_config
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 from tenas_automl.errors import TenasError
 from tenas_automl.integrations.nni._codecs import Codec, make_codec
 from tenas_automl.integrations.nni._compat import use_json_checkpoints
@@ -90,21 +93,13 @@ class _TrainingFreeStrategy(ConfigSettings, Strategy):
         indicators: Sequence[str] | None,
         *,
         budget: int | None = None,
-        seed: int = 0,
-        dataset: str = "cifar10",
-        data_dir: str | None = None,
-        device: str = "auto",
-        mode: str = "paper",
-        overrides: Mapping[str, Mapping[str, Any]] | None = None,
         space: Space | str | None = None,
         config: ScoringConfig | None = None,
+        **settings: Unpack[ScoringSettings],
     ) -> None:
         super().__init__()
         try:
-            self.config = scoring_config(
-                config, indicators, ("ntk", "lr"), seed=seed, device=device, dataset=dataset, data_dir=data_dir,
-                mode=mode, overrides=overrides,
-            )  # fmt: skip
+            self.config = scoring_config(config, indicators, ("ntk", "lr"), **settings)
             self.config.check_overrides_apply()
         except ScoringConfigError as exc:
             raise StrategySettingError(str(exc)) from None

@@ -21,7 +21,8 @@ import numpy as np
 from tenas_automl.errors import TenasError
 from tenas_automl.integrations.nni.config import arch_from_params, params_from_arch
 from tenas_automl.spaces.params import ParamSpace
-from tenas_automl.strategies.selection import distinct_draws, pick_best, tournament
+from tenas_automl.strategies.guided import GuidedEvolution, fresh_mutations, fresh_samples
+from tenas_automl.strategies.selection import pick_best, tournament
 
 if TYPE_CHECKING:
     from tenas_automl.config import ScoringConfig
@@ -156,12 +157,15 @@ class TunerSearch:
         return pool[self._argbest(self._score(pool))]
 
     def _evolution_candidates(self) -> list[Hashable]:
-        window = self._finished()[-self.population_size :]
-        if window:  # parents by reported metric: aging tournament over the last finished trials
-            signed = np.array([self._signed(r) for r in window])
-            pick = tournament(self.rng, len(window), self.tournament_size)
-            parent = self.space.parse(window[int(pick[np.argmax(signed[pick])])].arch)
-            return self._fresh_mutations(parent)
+        search = GuidedEvolution(
+            population_size=self.population_size, tournament_size=self.tournament_size, candidates=self.candidates,
+            mutation_tries=_RANDOM_TRIES, sample_tries=_RANDOM_TRIES * self.candidates,
+        )  # fmt: skip
+        for record in self._finished()[-self.population_size :]:
+            search.tell(self.space.parse(record.arch), self._signed(record))
+        parent = search.parent(self.rng)
+        if parent is not None:  # parents by reported metric: aging tournament over the last finished trials
+            return self._fresh_mutations(parent.arch)
         # No metric yet: the indicator-scored pool, best first; then mutations of its tournament winners.
         if not self.pool:
             samples = self._fresh_samples(self.population_size)
@@ -178,30 +182,12 @@ class TunerSearch:
         return children
 
     def _fresh_mutations(self, parent: Hashable) -> list[Hashable]:
-        params = self.codec.params(parent)
-
-        def mutant() -> Hashable | None:
-            child = self.choices.mutate(params, self.rng)
-            return None if child is None else self.codec.arch(child)
-
-        return distinct_draws(mutant, self.candidates, tries=_RANDOM_TRIES, key=self._key, accept=self._is_fresh)
+        return fresh_mutations(_TunerSource(self), parent, self.candidates, self.rng, tries=_RANDOM_TRIES)
 
     def _fresh_samples(self, n: int) -> list[Hashable]:
-        out = distinct_draws(
-            lambda: self.codec.arch(self.choices.sample(self.rng)), n, tries=_RANDOM_TRIES * n,
-            key=self._key, accept=lambda a: self._key(a) not in self.tried,
-        )  # fmt: skip
-        if len(out) >= n:
-            return out
-        # Draws keep hitting tried architectures: list what is left, if the space is small.
-        if self.choices.size() <= _ENUMERATE_LIMIT:
-            listed = (self.codec.arch(p) for p in self.choices.enumerate())
-            seen = {self._key(a) for a in out}
-            out += distinct_draws(
-                lambda: next(listed, None), n - len(out), tries=self.choices.size(), key=self._key,
-                accept=lambda a: self._key(a) not in self.tried and self._key(a) not in seen,
-            )  # fmt: skip
-        return out
+        # Draws that keep hitting tried architectures are made up for by listing what is left, if the space is small.
+        listed = (self.codec.arch(p) for p in self.choices.enumerate()) if self.choices.size() <= _ENUMERATE_LIMIT else None
+        return fresh_samples(_TunerSource(self), n, self.rng, tries=_RANDOM_TRIES * n, listed=listed)
 
     def _is_fresh(self, arch: Hashable) -> bool:
         return self._key(arch) not in self.tried and self.choices.contains(self.codec.params(arch))
@@ -262,6 +248,27 @@ class TunerSearch:
     def _signed(self, record: TrialRecord) -> float:
         assert record.metric is not None
         return record.metric if self.optimize_mode == "maximize" else -record.metric
+
+
+@dataclass(frozen=True)
+class _TunerSource:
+    """The tuner's draws as a :class:`~tenas_automl.strategies.guided.CandidateSource`: its choices, its
+    dedup keys, and what it has proposed."""
+
+    tuner: TunerSearch
+
+    def sample(self, rng: np.random.Generator) -> Hashable:
+        return self.tuner.codec.arch(self.tuner.choices.sample(rng))
+
+    def mutate(self, arch: Hashable, rng: np.random.Generator) -> Hashable | None:
+        child = self.tuner.choices.mutate(self.tuner.codec.params(arch), rng)
+        return None if child is None else self.tuner.codec.arch(child)
+
+    def key(self, arch: Hashable) -> str:
+        return self.tuner._key(arch)
+
+    def is_fresh(self, arch: Hashable) -> bool:
+        return self.tuner._is_fresh(arch)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Hashable
-from typing import Any
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import optuna
@@ -22,7 +21,8 @@ from tenas_automl.integrations.optuna._params import ArchCodec
 from tenas_automl.integrations.optuna._scores import TrialScorer
 from tenas_automl.integrations.optuna._view import Key, _View
 from tenas_automl.spaces import Space
-from tenas_automl.strategies.selection import distinct_draws, pick_best, tournament
+from tenas_automl.strategies.guided import GuidedEvolution, LocalSearch, Rank, fresh_samples
+from tenas_automl.strategies.selection import pick_best, tournament
 from tenas_automl.strategies.surrogate import AdditiveModel, fit_additive
 
 logger = logging.getLogger("tenas_automl.integrations.optuna._sampler")
@@ -44,27 +44,57 @@ class CandidateChooser:
     population_size: int
     tournament_size: int
     surrogate_weight: float
+    strategy: str
+
+    def _pruned_arch(self, study: optuna.Study) -> Hashable:
+        raise NotImplementedError
+
+    def _choose(self, study: optuna.Study, view: _View, rng: np.random.Generator) -> tuple[Hashable, str]:
+        """The next architecture and how it was chosen (``tenas:origin``)."""
+        if self.strategy == "prune":
+            pruned = self._pruned_arch(study)
+            if self.codec.key(pruned) not in view.taken:
+                return pruned, "prune"
+            return self._local_step(study, view, pruned, rng)
+        parent = self._parent(study, view, rng)
+        if parent is None:
+            return self._best_of(self._random_untaken(view, rng, self.candidates), rng, "startup")
+        candidates = self._neighbours(self.codec.arch_of_key(parent), view, rng)
+        return self._best_of(candidates, rng, "mutation", self._model(study, view))
 
     def _best_of(
         self, candidates: list[Hashable], rng: np.random.Generator, origin: str, model: AdditiveModel | None = None
     ) -> tuple[Hashable, str]:
-        """The candidate with the smallest indicator rank sum (ties: the first drawn).
-
-        With a ``model`` of the objective, the smallest sum of the indicator
-        rank and ``surrogate_weight`` times the model's rank (average ranks,
-        so a model with no opinion leaves the indicators' choice).
-        """
+        """The candidate :meth:`_ranking` puts first, or a random repeat when there is none."""
         if not candidates:
             # Every architecture is taken (tiny space or huge study): allow a repeat.
             logger.warning("no untried architecture left; proposing a random one")
             return self.space.sample(rng), "repeat"
-        values = self.scorer.scores(candidates)
-        predicted = None if model is None else model.predict([self.codec.key(c) for c in candidates])
-        best = pick_best(
-            self.scorer.columns(values), self.scorer.higher_is_better, self.scorer.combinations, method="average",
-            predicted=predicted, weight=self.surrogate_weight,
-        )  # fmt: skip
-        return candidates[best], origin
+        return candidates[self._ranking(model)(candidates)], origin
+
+    def _ranking(self, model: AdditiveModel | None) -> Rank:
+        """The smallest indicator rank sum (ties: the first drawn); with a ``model`` of the objective, the
+        smallest sum of the indicator rank and ``surrogate_weight`` times the model's rank (average ranks,
+        so a model with no opinion leaves the indicators' choice)."""
+
+        def rank(candidates: Sequence[Hashable]) -> int:
+            values = self.scorer.scores(list(candidates))
+            predicted = None if model is None else model.predict([self.codec.key(c) for c in candidates])
+            return pick_best(
+                self.scorer.columns(values), self.scorer.higher_is_better, self.scorer.combinations, method="average",
+                predicted=predicted, weight=self.surrogate_weight,
+            )  # fmt: skip
+
+        return rank
+
+    def _local_step(self, study: optuna.Study, view: _View, start: Hashable, rng: np.random.Generator) -> tuple[Hashable, str]:
+        """The ranking's pick of the untried neighbours of the best completed trial (of ``start`` before any)."""
+        sign, search = _sign(study), LocalSearch(self.codec.key(start))
+        for _, key, value in sorted(view.completed):
+            search.tell(key, sign * value)
+        ranking = self._ranking(self._model(study, view))
+        found = search.ask(lambda key: self._neighbours(self.codec.arch_of_key(key), view, rng), ranking)
+        return self._best_of([] if found is None else [found], rng, "neighbour")
 
     def _model(self, study: optuna.Study, view: _View) -> AdditiveModel | None:
         """The additive model of the completed trials' objective (None when switched off)."""
@@ -78,46 +108,47 @@ class CandidateChooser:
         """Tournament parent: by objective once enough trials completed, else by indicators."""
         need = max(1, self.n_startup_trials)
         if len(view.completed) >= need:
-            population = sorted(view.completed)[-self.population_size :]
             sign = _sign(study)
-            # Ties go to the earlier trial.
-            return max(self._tournament(population, rng), key=lambda t: (sign * t[2], -t[0]))[1]
+            search = self._search()
+            for _, key, value in sorted(view.completed):
+                search.tell(key, sign * value)
+            parent = search.parent(rng)
+            return None if parent is None else parent.arch  # type: ignore[return-value]
         if len(view.scored) >= need:
-            entrants = self._tournament(sorted(view.scored)[-self.population_size :], rng)
+            population = sorted(view.scored)[-self.population_size :]
+            entrants = [population[int(i)] for i in sorted(tournament(rng, len(population), self.tournament_size))]
             ranks = self.scorer.combined_rank([t[2] for t in entrants])
             return entrants[int(np.argmin(ranks))][1]
         return None
 
-    def _tournament(self, population: list[Any], rng: np.random.Generator) -> list[Any]:
-        """``tournament_size`` distinct members of ``population``, in population order."""
-        return [population[int(i)] for i in sorted(tournament(rng, len(population), self.tournament_size))]
-
-    def _best_completed(self, study: optuna.Study, view: _View) -> Key | None:
-        if not view.completed:
-            return None
-        sign = _sign(study)
-        return max(view.completed, key=lambda t: (sign * t[2], -t[0]))[1]
+    def _search(self) -> GuidedEvolution:
+        return GuidedEvolution(
+            population_size=self.population_size, tournament_size=self.tournament_size, candidates=self.candidates,
+            sample_tries=50 * self.candidates, walk=2,
+        )  # fmt: skip
 
     def _neighbours(self, arch: Hashable, view: _View, rng: np.random.Generator) -> list[Hashable]:
         """Up to ``candidates`` distinct untried mutations; further steps, then random, if short."""
-        n = self.candidates
-        frontier = [arch]
-        for _ in range(3):
-            out = distinct_draws(
-                lambda f=frontier: self.space.mutate(f[int(rng.integers(len(f)))], rng), n, tries=20 * n,
-                key=self.codec.key, accept=lambda a: self.codec.key(a) not in view.taken,
-            )  # fmt: skip
-            if out:
-                return out
-            # All close neighbours are taken: walk one step further out.
-            frontier = [self.space.mutate(a, rng) for a in frontier for _ in range(4)]
-        return self._random_untaken(view, rng, self.candidates)
+        return self._search().children(_Untaken(self, view), arch, rng)
 
     def _random_untaken(self, view: _View, rng: np.random.Generator, n: int) -> list[Hashable]:
-        return distinct_draws(
-            lambda: self.space.sample(rng), n, tries=50 * n, key=self.codec.key,
-            accept=lambda a: self.codec.key(a) not in view.taken,
-        )  # fmt: skip
+        return fresh_samples(_Untaken(self, view), n, rng, tries=50 * n)
+
+
+class _Untaken:
+    """The space's draws, with the study's taken architectures taken (a :class:`CandidateSource`)."""
+
+    def __init__(self, chooser: CandidateChooser, view: _View) -> None:
+        self.space, self.key, self.taken = chooser.space, chooser.codec.key, view.taken
+
+    def sample(self, rng: np.random.Generator) -> Hashable:
+        return self.space.sample(rng)
+
+    def mutate(self, arch: Hashable, rng: np.random.Generator) -> Hashable:
+        return self.space.mutate(arch, rng)
+
+    def is_fresh(self, arch: Hashable) -> bool:
+        return self.key(arch) not in self.taken
 
 
 __all__ = ["CandidateChooser"]

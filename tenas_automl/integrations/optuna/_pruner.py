@@ -11,15 +11,18 @@ example a :class:`optuna.pruners.MedianPruner`) for learning-curve pruning.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial
 
-from tenas_automl.config import ScoringConfig, scoring_config
+from tenas_automl.config import ScoringConfig, ScoringSettings, scoring_config
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 from tenas_automl.errors import TenasError
 from tenas_automl.integrations.optuna._params import get_codec
 from tenas_automl.integrations.optuna._sampler import _resolve_space
@@ -98,16 +101,11 @@ class TrainingFreePruner(BasePruner):
         warmup: int = 5,
         wrapped: BasePruner | None = None,
         *,
-        seed: int = 0,
-        device: str = "auto",
-        dataset: str = "cifar10",
-        data_dir: str | None = None,
-        mode: str = "paper",
-        overrides: Mapping[str, Mapping[str, Any]] | None = None,
         cache_dir: str | None = None,
         use_cache: bool = True,
         config: ScoringConfig | None = None,
         model_fn: Callable[[dict[str, Any]], Any] | None = None,
+        **settings: Unpack[ScoringSettings],
     ) -> None:
         if not 0.0 <= float(percentile) <= 100.0:
             raise TenasError(f"percentile must be in [0, 100], got {percentile!r}")
@@ -119,10 +117,7 @@ class TrainingFreePruner(BasePruner):
             raise TenasError("TrainingFreePruner needs a space (nb201, darts) or a model_fn, and not both")
         self.percentile, self.warmup, self.wrapped = float(percentile), warmup, wrapped
         self.model_fn = model_fn
-        config = scoring_config(
-            config, indicators, ("ntk", "lr") if model_fn is None else ("naswot",), seed=seed, device=device,
-            dataset=dataset, data_dir=data_dir, mode=mode, overrides=overrides,
-        )  # fmt: skip
+        config = scoring_config(config, indicators, ("ntk", "lr") if model_fn is None else ("naswot",), **settings)
         self.scorer: TrialScorer
         if model_fn is not None:
             self.space, self.codec = None, None

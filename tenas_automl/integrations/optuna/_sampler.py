@@ -31,7 +31,7 @@ from tenas_automl.integrations.optuna._param_space import ParamSpace
 from tenas_automl.integrations.optuna._params import ArchitectureParamError, get_codec
 from tenas_automl.integrations.optuna._scores import ModelTrialScorer, TrialScorer
 from tenas_automl.integrations.optuna._storage import StaleTrialError, beating
-from tenas_automl.integrations.optuna._view import Key, StudyReader, _View
+from tenas_automl.integrations.optuna._view import Key, StudyReader
 from tenas_automl.spaces import Space, get_space
 from tenas_automl.strategies.surrogate import check_weight
 
@@ -266,12 +266,11 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
             try:
                 with beating(study, trial._trial_id):
                     self._record(study, trial, self.codec.arch(given), origin)
-            except StaleTrialError:
-                raise  # already failed (by another worker)
-            except BaseException:
-                # Optuna calls this outside the objective's try: without this, an error
-                # or a Ctrl-C here would leave the trial RUNNING in storage for good.
-                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            except BaseException as exc:
+                # Optuna calls this outside the objective's try: without this, an error or a Ctrl-C
+                # here would leave the trial RUNNING in storage for good (a stale one is failed already).
+                if not isinstance(exc, StaleTrialError):
+                    study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
                 raise
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
@@ -349,23 +348,8 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
         try:
             self.scorer.write(study, trial._trial_id, arch, values)
             study._storage.set_trial_user_attr(trial._trial_id, ORIGIN_ATTR, origin)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            # Another worker failed this trial as stale while it was being scored here.
+        except optuna.exceptions.UpdateFinishedTrialError:  # failed as stale by another worker meanwhile
             raise StaleTrialError(trial.number) from None
-
-    def _choose(self, study: optuna.Study, view: _View, rng: np.random.Generator) -> tuple[Hashable, str]:
-        if self.strategy == "prune":
-            pruned = self._pruned_arch(study)
-            if self.codec.key(pruned) not in view.taken:
-                return pruned, "prune"
-            best = self._best_completed(study, view)
-            incumbent = self.codec.arch_of_key(best) if best is not None else pruned
-            return self._best_of(self._neighbours(incumbent, view, rng), rng, "neighbour", self._model(study, view))
-        parent = self._parent(study, view, rng)
-        if parent is None:
-            return self._best_of(self._random_untaken(view, rng, self.candidates), rng, "startup")
-        candidates = self._neighbours(self.codec.arch_of_key(parent), view, rng)
-        return self._best_of(candidates, rng, "mutation", self._model(study, view))
 
     def _pruned_arch(self, study: optuna.Study) -> Hashable:
         """The TE-NAS pruning result, computed once per study and settings (by one of its processes)."""

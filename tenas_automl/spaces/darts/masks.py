@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tenas_automl.errors import InvalidArchitectureError
-from tenas_automl.spaces.base import Mask
+from tenas_automl.spaces.base import Mask, edge_ops
 from tenas_automl.spaces.darts.genotypes import (
     CELL_TYPES,
     NODES,
@@ -58,13 +58,7 @@ def check_mask(mask: Any) -> Mask:
     for key, ops in zip(EDGE_KEYS, mask):
         if isinstance(ops, str):
             ops = (ops,)
-        ops = tuple(ops)
-        for op in ops:
-            if op not in OPS:
-                raise InvalidArchitectureError(f"unknown op {op!r} on edge {key}; allowed: {', '.join(OPS)}")
-        if len(set(ops)) != len(ops):
-            raise InvalidArchitectureError(f"edge {key} lists an op twice: {ops}")
-        out.append(tuple(op for op in OPS if op in ops))
+        out.append(edge_ops(str(key), tuple(ops), OPS))
     return tuple(out)
 
 
