@@ -118,3 +118,18 @@ def test_rank_sum_uses_directions() -> None:
         rank_sum({"unknown": [1.0]})
     with pytest.raises(ValueError, match="values"):
         rank_sum({"ntk": [1.0], "lr": [1.0, 2.0]})
+
+
+def test_space_defaults_follow_the_space_and_the_data() -> None:
+    from tenas_automl.data import load_data
+    from tenas_automl.spaces import get_space
+
+    nb201, darts = get_space("nb201"), get_space("darts")
+    cifar, imagenet = load_data("cifar10"), load_data("ImageNet16-120")
+    ntk = get_indicator("ntk")
+    assert ntk.effective_settings(nb201, imagenet).batch_size == 72
+    on_darts = ntk.effective_settings(darts, cifar)
+    assert (on_darts.batch_size, on_darts.width) == (14, 1)  # TE-NAS's DARTS network and batch
+    assert ntk.effective_settings(darts, imagenet).batch_size == 24  # and its ImageNet batch
+    assert get_indicator("ntk", batch_size=32).effective_settings(darts, imagenet).batch_size == 32  # a setting given wins
+    assert get_indicator("gen").effective_settings(darts, imagenet).batch_size == 64

@@ -317,8 +317,10 @@ class Indicator(ABC):
     #: Bump when the computation changes, so that cached scores are not reused.
     version: ClassVar[int] = 1
 
-    #: Paper settings that differ by space: ``{space name: {field: value}}``.
-    #: They apply to the fields the user did not set.
+    #: Paper settings that differ by space: ``{space name: {field: value}}``, and
+    #: under ``"NAME:imagenet"`` those that differ again on ImageNet-like data
+    #: (a dataset whose name starts with "imagenet"). They apply to the fields
+    #: the user did not set.
     space_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
@@ -338,7 +340,10 @@ class Indicator(ABC):
 
     def space_defaults_for(self, space: Space, data: ImageData) -> dict[str, Any]:
         """Paper settings specific to ``space`` (and the data); see :attr:`space_defaults`."""
-        return dict(self.space_defaults.get(space.name, {}))
+        defaults = dict(self.space_defaults.get(space.name, {}))
+        if data.name.lower().startswith("imagenet"):
+            defaults.update(self.space_defaults.get(f"{space.name}:imagenet", {}))
+        return defaults
 
     def resolved_mode(self, ctx: Context) -> str:
         return self.settings.mode or ctx.mode
