@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from tenas_automl.errors import check_choice
+from tenas_automl.errors import TenasError, check_choice
 from tenas_automl.spaces.base import Mask, Space, Supernet
 
 SPACES = ("nb201", "darts")
@@ -23,4 +23,13 @@ def get_space(name: str) -> Space:
     return DartsSpace()
 
 
-__all__ = ["SPACES", "Mask", "Space", "Supernet", "get_space"]
+def resolve_space(space: Space | str) -> Space:
+    """``space`` itself, or the space called ``space`` (one of :data:`SPACES`)."""
+    if isinstance(space, str):
+        return get_space(space)
+    if isinstance(space, Space):
+        return space
+    raise TenasError(f"expected a space or one of {', '.join(SPACES)}, got {space!r}")
+
+
+__all__ = ["SPACES", "Mask", "Space", "Supernet", "get_space", "resolve_space"]

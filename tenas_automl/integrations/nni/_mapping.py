@@ -25,6 +25,7 @@ import numbers
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
+from tenas_automl import spaces
 from tenas_automl.errors import InvalidArchitectureError, check_choice, key_mismatch
 from tenas_automl.integrations.nni.config import edge_ops as _edge_ops
 from tenas_automl.spaces import SPACES, Space, get_space
@@ -40,13 +41,10 @@ _DARTS_NODES = (2, 3, 4, 5)
 
 
 def resolve_space(space: Space | str) -> Space:
-    """``space`` itself, or the space called ``space`` (``"nb201"`` or ``"darts"``)."""
-    if isinstance(space, str):
-        return get_space(space)
-    if isinstance(space, Space):
-        check_choice("space", space.name, SPACES)
-        return space
-    raise InvalidArchitectureError(f"expected a space or one of {', '.join(SPACES)}, got {space!r}")
+    """:func:`tenas_automl.spaces.resolve_space`, for the spaces NNI has hub spaces of (nb201, darts)."""
+    sp = spaces.resolve_space(space)
+    check_choice("space", sp.name, SPACES)
+    return sp
 
 
 def _nb201_keys(space: Space) -> list[str]:

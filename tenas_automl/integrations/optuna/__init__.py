@@ -39,7 +39,6 @@ from tenas_automl.integrations.optuna._sampler import (
     ORIGIN_ATTR,
     SAMPLER_STRATEGIES,
     TrainingFreeSampler,
-    _resolve_space,
 )
 from tenas_automl.integrations.optuna._scores import ARCH_ATTR, SCORES_ATTR, SETTINGS_ATTR
 from tenas_automl.integrations.optuna._storage import (
@@ -57,22 +56,22 @@ from tenas_automl.integrations.optuna._study import (
     run_optuna_study,
     summarize_study,
 )
-from tenas_automl.spaces import Space
+from tenas_automl.spaces import Space, resolve_space
 
 
 def architecture_params(arch: Hashable | str, space: Space | str) -> dict[str, str]:
     """The parameters :func:`suggest_architecture` gives for ``arch`` (e.g. for ``study.enqueue_trial``)."""
-    return get_codec(_resolve_space(space)).params(arch)
+    return get_codec(resolve_space(space)).params(arch)
 
 
 def architecture_from_params(params: Mapping[str, Any], space: Space | str) -> Hashable:
     """The architecture a trial's ``params`` select (``study.best_params`` works)."""
-    return get_codec(_resolve_space(space)).arch(params)
+    return get_codec(resolve_space(space)).arch(params)
 
 
 def architecture_distributions(space: Space | str) -> dict[str, CategoricalDistribution]:
     """Name -> distribution of the architecture parameters, in suggestion order."""
-    return dict(get_codec(_resolve_space(space)).distributions)
+    return dict(get_codec(resolve_space(space)).distributions)
 
 
 __all__ = [

@@ -222,10 +222,8 @@ def suggest_architecture(trial: optuna.trial.BaseTrial, space: Space | str) -> H
     :class:`~tenas_automl.integrations.optuna.TrainingFreeSampler` the whole
     architecture comes from one training-free proposal.
     """
-    if isinstance(space, str):
-        from tenas_automl.spaces import get_space
+    from tenas_automl.spaces import resolve_space
 
-        space = get_space(space)
-    codec = get_codec(space)
+    codec = get_codec(resolve_space(space))
     params = {name: trial.suggest_categorical(name, dist.choices) for name, dist in codec.distributions.items()}
     return codec.arch(params)

@@ -10,10 +10,10 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from tenas_automl.errors import TenasError
-from tenas_automl.integrations.optuna._sampler import ORIGIN_ATTR, _resolve_space
+from tenas_automl.integrations.optuna._sampler import ORIGIN_ATTR
 from tenas_automl.integrations.optuna._scores import ATTR_PREFIX, SETTINGS_ATTR
 from tenas_automl.report import plot_trials
-from tenas_automl.spaces import Space
+from tenas_automl.spaces import Space, resolve_space
 
 
 def _value(t: optuna.trial.FrozenTrial, name: str) -> float:
@@ -39,7 +39,7 @@ def plot_study(study: optuna.Study, path: str | Path, space: Space | str | None 
             names.update(dict.fromkeys(keys))
     best = None
     if space is not None:
-        best_accuracy = getattr(_resolve_space(space), "best_accuracy", None)
+        best_accuracy = getattr(resolve_space(space), "best_accuracy", None)
         best = None if best_accuracy is None else best_accuracy(dataset)
     return plot_trials(
         path,

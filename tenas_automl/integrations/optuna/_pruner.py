@@ -25,9 +25,8 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 from tenas_automl.errors import TenasError
 from tenas_automl.integrations.optuna._params import get_codec
-from tenas_automl.integrations.optuna._sampler import _resolve_space
 from tenas_automl.integrations.optuna._scores import ModelTrialScorer, TrialScorer, Values
-from tenas_automl.spaces import Space
+from tenas_automl.spaces import Space, resolve_space
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ class TrainingFreePruner(BasePruner):
             self.space, self.codec = None, None
             self.scorer = ModelTrialScorer(model_fn, config)
         else:
-            self.space = _resolve_space(space)
+            self.space = resolve_space(space)
             self.codec = get_codec(self.space)
             self.scorer = TrialScorer(self.space, self.codec, config, cache_dir=cache_dir, use_cache=use_cache)
 

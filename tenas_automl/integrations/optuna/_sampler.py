@@ -32,7 +32,7 @@ from tenas_automl.integrations.optuna._params import ArchitectureParamError, get
 from tenas_automl.integrations.optuna._scores import ModelTrialScorer, TrialScorer
 from tenas_automl.integrations.optuna._storage import StaleTrialError, beating
 from tenas_automl.integrations.optuna._view import Key, StudyReader
-from tenas_automl.spaces import Space, get_space
+from tenas_automl.spaces import Space, resolve_space
 from tenas_automl.strategies.surrogate import check_weight
 
 if TYPE_CHECKING:
@@ -49,10 +49,6 @@ _CLAIM_ATTEMPTS = 6
 
 def _is_prune_doc(doc: object) -> bool:
     return isinstance(doc, Mapping) and isinstance(doc.get("arch"), str)
-
-
-def _resolve_space(space: Space | str) -> Space:
-    return get_space(space) if isinstance(space, str) else space
 
 
 class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
@@ -195,7 +191,7 @@ class TrainingFreeSampler(CandidateChooser, StudyReader, BaseSampler):
             )  # fmt: skip
         if model_fn is not None and strategy != "evolution":
             raise TenasError(f"with model_fn the sampler's strategy is evolution (pruning needs a supernet), got {strategy!r}")
-        self.space: Any = ParamSpace(search_space) if search_space is not None else _resolve_space(space)
+        self.space: Any = ParamSpace(search_space) if search_space is not None else resolve_space(space)
         self.progress = progress
         self.strategy = check_choice("sampler strategy", strategy, SAMPLER_STRATEGIES)
         for name, value in (

@@ -25,7 +25,7 @@ from tenas_automl._compat import renamed
 from tenas_automl.errors import BenchmarkError, TenasError, check_choice, first_line
 from tenas_automl.integrations.optuna._once import run_once
 from tenas_automl.integrations.optuna._params import get_codec, suggest_architecture
-from tenas_automl.integrations.optuna._sampler import TrainingFreeSampler, _resolve_space
+from tenas_automl.integrations.optuna._sampler import TrainingFreeSampler
 from tenas_automl.integrations.optuna._scores import ATTR_PREFIX, SETTINGS_ATTR
 from tenas_automl.integrations.optuna._storage import (
     GRACE_PERIOD_S,
@@ -38,7 +38,7 @@ from tenas_automl.integrations.optuna._storage import (
     quiet_heartbeat_errors,
 )
 from tenas_automl.scoring import ProgressFn
-from tenas_automl.spaces import Space
+from tenas_automl.spaces import Space, resolve_space
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def run_optuna_study(
             opened or is lost during the run (its URL named, password hidden;
             the trials finished before are kept and the same call resumes).
     """
-    space = _resolve_space(space)
+    space = resolve_space(space)
     check_choice("optuna sampler strategy", sampler_strategy, STUDY_STRATEGIES)
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise TenasError(f"trials must be a positive integer, got {trials!r}")
@@ -330,7 +330,7 @@ def _storage_error(storage: object, exc: BaseException, what: str) -> TenasError
 
 def summarize_study(study: optuna.Study, space: Space | str) -> dict[str, Any]:
     """The best trial as the ``run`` result fields: ``arch``, ``indicators``, ``benchmark``, ``evaluations``."""
-    space = _resolve_space(space)
+    space = resolve_space(space)
     best = study.best_trial
     arch: Hashable = get_codec(space).arch(best.params)
     keys = best.user_attrs.get(SETTINGS_ATTR) or {}
