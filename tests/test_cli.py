@@ -101,6 +101,7 @@ def test_help_and_list(tmp_path: Path) -> None:
         (("run", "--engine", "optuna", "--workers", "2"), "--workers"),
         (("run", "--engine", "nni", "--no-cache"), "--no-cache does not apply to --engine nni"),
         (("cache", "wipe"), "wipe"),
+        (("correlate", "--space", "darts"), "space 'darts' has no benchmark accuracies for 'cifar10'"),
         (
             ("run", "--engine", "nni", "--storage", "sqlite:///x.db", "--study-name", "s"),
             "--storage, --study-name do not apply to --engine nni",

@@ -23,7 +23,7 @@ from tenas_automl.cli._app import (
     out,
     write_json,
 )
-from tenas_automl.errors import TenasError, check_choice
+from tenas_automl.errors import TenasError
 
 
 @app.command()
@@ -54,12 +54,16 @@ def correlate(
     from tenas_automl.spaces import get_space
 
     _setup(quiet, threads, dataset)
-    check_choice("space with a benchmark", space, ("nb201",))
+    sp = get_space(space)
+    if dataset not in sp.benchmark_datasets:
+        raise TenasError(
+            f"space {space!r} has no benchmark accuracies for {dataset!r} to correlate with"
+            + (f" (it has: {', '.join(sp.benchmark_datasets)})" if sp.benchmark_datasets else "")
+        )
     names = _split(indicators) or ()
     n = _sample_size(sample)
     if workers < 1:
         raise TenasError(f"--workers must be at least 1, got {workers}")
-    sp = get_space(space)
     with _progress("scoring sample", quiet) as bar:
         report = correlate_sample(
             sp,
