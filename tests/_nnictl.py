@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -102,6 +103,32 @@ class Finished:
     dispatcher_log: str
 
 
+def _create(config: Path, tmp_path: Path, env: dict[str, str], attempts: int = 3) -> int:
+    """``nnictl create`` on a free port; the port it runs on.
+
+    nnictl gives the manager's web server about three seconds to answer; on a
+    machine busy with other tests it can miss that, so a start that failed that
+    way is cleaned up and tried again on another port.
+    """
+    for attempt in range(attempts):
+        port = free_port()
+        created = nnictl(["create", "--config", str(config), "--port", str(port)], env)
+        output = created.stdout + created.stderr
+        if created.returncode == 0:
+            return port
+        assert "Create experiment failed" in output and attempt < attempts - 1, output
+        manifest = tmp_path / "home" / "nni-experiments" / ".experiment"
+        entries = json.loads(manifest.read_text()) if manifest.is_file() else {}
+        for info in entries.values():  # the manager that did not answer in time (it leads its own group)
+            if int(info.get("port", -1)) == port and info.get("pid") and alive(int(info["pid"])):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(int(info["pid"]), signal.SIGKILL)
+        for pid in processes_in(tmp_path, []):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(2)
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def experiment(config: Path, tmp_path: Path, exp_root: Path, timeout: float = 300) -> Iterator[Finished]:
     """``nnictl create`` ``config`` (whose experimentWorkingDirectory is ``exp_root``), wait until it
@@ -109,13 +136,11 @@ def experiment(config: Path, tmp_path: Path, exp_root: Path, timeout: float = 30
     from nni.experiment import Experiment
 
     env = nnictl_env(tmp_path)
-    port = free_port()
     exp_id, manager_pid, leftovers = None, None, []
     try:
-        created = nnictl(["create", "--config", str(config), "--port", str(port)], env)
-        assert created.returncode == 0, created.stdout + created.stderr
+        port = _create(config, tmp_path, env)
         manifest = json.loads((tmp_path / "home" / "nni-experiments" / ".experiment").read_text())
-        ((exp_id, info),) = manifest.items()
+        ((exp_id, info),) = [(k, v) for k, v in manifest.items() if int(v.get("port", -1)) == port]
         manager_pid = int(info["pid"])
         exp = Experiment.connect(port)
         log = exp_root / exp_id / "log" / "dispatcher.log"
