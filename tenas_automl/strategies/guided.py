@@ -39,7 +39,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -85,16 +85,18 @@ def fresh_mutations(
     each draw mutating a frontier member chosen uniformly.
     """
     frontier = [parent]
+
+    def draw() -> Hashable | None:
+        return source.mutate(frontier[int(rng.integers(len(frontier)))] if walk else parent, rng)
+
+    out: list[Hashable] = []
     for step in range(walk + 1):
-        if walk:
-            draw = lambda f=frontier: source.mutate(f[int(rng.integers(len(f)))], rng)  # noqa: E731
-        else:
-            draw = lambda: source.mutate(parent, rng)  # noqa: E731
+        if step:  # every candidate nearer in is taken: one step further out
+            frontier = [m for a in frontier for m in (source.mutate(a, rng) for _ in range(4)) if m is not None]
         out = distinct_draws(draw, n, tries=tries, key=source.key, accept=source.is_fresh)
-        if out or step == walk:
-            return out
-        frontier = [m for a in frontier for m in (source.mutate(a, rng) for _ in range(4)) if m is not None]
-    return []
+        if out:
+            break
+    return out
 
 
 def fresh_samples(
@@ -103,13 +105,15 @@ def fresh_samples(
     """Up to ``n`` distinct fresh uniform draws; with ``listed`` (every candidate of a small space), what is
     left of it makes up for draws that keep hitting tried ones."""
     out = distinct_draws(lambda: source.sample(rng), n, tries=tries, key=source.key, accept=source.is_fresh)
-    if len(out) < n and listed is not None:
-        seen = {source.key(a) for a in out}
-        rest: Iterator[Hashable] = iter(listed)
-        out += distinct_draws(
-            lambda: next(rest, None), n - len(out), tries=2**62, key=source.key,
-            accept=lambda a: source.is_fresh(a) and source.key(a) not in seen,
-        )  # fmt: skip
+    if listed is None or len(out) >= n:
+        return out
+    seen = {source.key(a) for a in out}
+    for arch in listed:
+        if len(out) >= n:
+            break
+        if source.key(arch) not in seen and source.is_fresh(arch):
+            out.append(arch)
+            seen.add(source.key(arch))
     return out
 
 

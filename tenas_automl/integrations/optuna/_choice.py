@@ -94,7 +94,7 @@ class CandidateChooser:
             search.tell(key, sign * value)
         ranking = self._ranking(self._model(study, view))
         found = search.ask(lambda key: self._neighbours(self.codec.arch_of_key(key), view, rng), ranking)
-        return self._best_of([] if found is None else [found], rng, "neighbour")
+        return self._best_of([], rng, "neighbour") if found is None else (found, "neighbour")
 
     def _model(self, study: optuna.Study, view: _View) -> AdditiveModel | None:
         """The additive model of the completed trials' objective (None when switched off)."""
