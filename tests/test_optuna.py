@@ -638,6 +638,22 @@ def test_run_optuna_study_resumes_to_the_total(nb201, tmp_path: Path) -> None:
         run_optuna_study("nb201", trials=2, sampler_strategy="bayes")
 
 
+def test_a_later_error_is_not_taken_for_an_earlier_stale_trial(tmp_path: Path) -> None:
+    from tenas_automl.integrations.optuna._storage import StaleTrialError
+    from tenas_automl.integrations.optuna._study import _Tracked
+
+    def lapsed(trial: optuna.Trial) -> float:
+        raise StaleTrialError(trial.number)
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}")
+    tracked = _Tracked(lapsed)
+    with pytest.raises(StaleTrialError):
+        tracked(study.ask())
+    assert isinstance(tracked.stale_trial(study, ValueError("Cannot tell a FAIL trial.")), StaleTrialError)
+    # Then an error before the next objective call (in ask(), say) is its own, not the stale trial again.
+    assert tracked.stale_trial(study, RuntimeError("storage lost")) is None
+
+
 @pytest.mark.parametrize("where", ["objective", "ask"])
 def test_a_worker_goes_on_when_its_trial_is_failed_under_it(
     where: str, nb201, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture

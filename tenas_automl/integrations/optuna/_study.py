@@ -267,11 +267,7 @@ def run_optuna_study(
                 study.optimize(objective, n_trials=remaining, callbacks=[report, stop])
             break
         except Exception as exc:
-            # Raised in ask() or by the sampler inside the objective (Optuna then refuses to tell the
-            # trial), or the trial was failed while the objective ran: the same for this worker.
-            stale = exc if isinstance(exc, StaleTrialError) else objective.stale
-            if stale is None and objective.returned and failed_under_us(study, objective.trial_id):
-                stale = StaleTrialError(objective.number)
+            stale = objective.stale_trial(study, exc)
             if stale is not None:
                 logger.warning("%s; this worker goes on", stale)
                 remaining = max(0, trials - len(study.get_trials(deepcopy=False, states=_FINISHED)))
@@ -302,6 +298,16 @@ class _Tracked:
             raise
         self.returned = True
         return value
+
+    def stale_trial(self, study: optuna.Study, exc: Exception) -> StaleTrialError | None:
+        """Whether ``exc`` means this worker's trial was failed as stale under it: raised in ask() or by the
+        sampler inside the objective (Optuna then refuses to tell the trial), or the trial was failed while
+        the objective ran. What is known of the last trial is forgotten, so a later error is judged alone."""
+        stale = exc if isinstance(exc, StaleTrialError) else self.stale
+        if stale is None and self.returned and failed_under_us(study, self.trial_id):
+            stale = StaleTrialError(self.number)
+        self.trial_id, self.returned, self.stale = None, False, None
+        return stale
 
 
 def _identity(config: Mapping[str, Any]) -> dict[str, Any]:
