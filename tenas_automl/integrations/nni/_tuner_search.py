@@ -97,7 +97,6 @@ class TunerSearch:
     def _ready(self) -> None:
         raise NotImplementedError
 
-    _context: Any
     #: Whether ``threads`` was applied (torch's thread count is set once, at the first scoring).
     _threads_set: bool = False
 
@@ -212,14 +211,13 @@ class TunerSearch:
         return [self.scores[n] for n in names]
 
     def _score_cells(self, todo: Sequence[str]) -> dict[str, dict[str, float]]:
-        from tenas_automl.indicators.runner import make_context, score_in_context
+        from tenas_automl.indicators.runner import score_in_context, shared_context
 
-        if self._context is None:  # built once: seeded networks and batches are reused
-            kwargs = self.config.evaluate_kwargs()
-            del kwargs["overrides"]  # applied to the indicator objects
-            self._context = make_context(self.space, **kwargs)
+        kwargs = self.config.evaluate_kwargs()
+        del kwargs["overrides"]  # applied to the indicator objects
+        ctx = shared_context(self.space, **kwargs)  # the seeded networks and batches of earlier proposals
         masks = [self.space.arch_to_mask(self.space.parse(n)) for n in todo]  # type: ignore[union-attr]
-        values = {ind.name: score_in_context(self._context, ind, masks) for ind in self._indicator_objs}
+        values = {ind.name: score_in_context(ctx, ind, masks) for ind in self._indicator_objs}
         return {n: {k: float(v[i]) for k, v in values.items()} for i, n in enumerate(todo)}
 
     def _score_models(self, todo: Sequence[str]) -> dict[str, dict[str, float]]:

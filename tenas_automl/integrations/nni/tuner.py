@@ -194,7 +194,6 @@ class TrainingFreeTuner(TunerSearch, Tuner):
         self.pool: list[str] = []
         #: Trials since the tuner started (or resumed) that ended before their metric arrived.
         self._ended: dict[int, TrialRecord] = {}
-        self._context: Any = None
         # NNI calls trial_end from another thread than the other methods.
         self._lock = threading.RLock()
         self._setup_error: BaseException | None = None
