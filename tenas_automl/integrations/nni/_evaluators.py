@@ -20,9 +20,6 @@ import numpy as np
 from nni.nas.evaluator import FunctionalEvaluator
 
 from tenas_automl.config import ScoringConfig, ScoringSettings, scoring_config
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 from tenas_automl.errors import TenasError, check_choice
 from tenas_automl.indicators import evaluate, get_indicator
 from tenas_automl.indicators.base import derive_seed
@@ -30,6 +27,9 @@ from tenas_automl.integrations.nni._mapping import resolve_space, sample_keys, t
 from tenas_automl.integrations.nni._models import ModelScorer
 from tenas_automl.spaces.base import Space
 from tenas_automl.spaces.nb201_benchmark import BENCHMARK_DATASETS
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 logger = logging.getLogger(__name__)
 

@@ -25,15 +25,15 @@ from nni.nas.space import ExecutableModelSpace, ModelStatus
 from nni.nas.strategy import Strategy
 
 from tenas_automl.config import ConfigSettings, ScoringConfig, ScoringConfigError, ScoringSettings, scoring_config
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 from tenas_automl.errors import TenasError
 from tenas_automl.integrations.nni._codecs import Codec, make_codec
 from tenas_automl.integrations.nni._compat import use_json_checkpoints
 from tenas_automl.spaces.base import Space
 from tenas_automl.strategies.selection import pick_best
 from tenas_automl.strategies.surrogate import AdditiveModel, fit_additive
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 logger = logging.getLogger(__name__)
 

@@ -20,13 +20,13 @@ from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial
 
 from tenas_automl.config import ScoringConfig, ScoringSettings, scoring_config
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 from tenas_automl.errors import TenasError
 from tenas_automl.integrations.optuna._params import get_codec
 from tenas_automl.integrations.optuna._scores import ModelTrialScorer, TrialScorer, Values
 from tenas_automl.spaces import Space, resolve_space
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 logger = logging.getLogger(__name__)
 
